@@ -1,0 +1,29 @@
+//! The command line: one file per subcommand. `main` parses and calls `run`.
+
+pub mod check;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// harpoon: REST allowlists as MCP tools, enforced on every call.
+#[derive(Debug, Parser)]
+#[command(name = "harpoon", version, about, long_about = "\
+harpoon turns the labeled, method-restricted REST targets of YAML allowlist files into MCP tools
+and enforces those allowlists on every call: the caller never chooses a host, a method or a path
+the file does not grant, and every request and response is bounded in size and time.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate allowlists and review what they grant (text, json or sarif).
+    Check(check::CheckArgs),
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+    }
+}

@@ -1,0 +1,16 @@
+//! harpoon: an MCP server that turns the labeled, method-restricted REST targets of YAML
+//! allowlist files into MCP tools, and enforces those allowlists on every call.
+//!
+//! # Layout
+//!
+//! - [`config`]: allowlist files read within bounds into raw, untrusted structs.
+//! - [`policy`]: the compiled, immutable `Policy` and its newtypes.
+//! - [`lint`]: the review `harpoon check` prints: findings and what each target grants.
+//! - [`cli`]: the command line, one file per subcommand.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod lint;
+pub mod policy;
+pub mod synthetic;

@@ -1,0 +1,20 @@
+//! The policy: what the allowlists grant, compiled into types that cannot be invalid, and the
+//! rules every call is decided by.
+
+pub mod compile;
+mod compile_route;
+pub mod headers;
+pub mod limits;
+pub mod model;
+pub mod net;
+pub mod param;
+pub mod path;
+pub mod schema;
+pub mod secret;
+pub mod template;
+pub mod types;
+
+pub use compile_route::{RESERVED_ARGUMENTS, valid_query_name};
+pub use model::{BodySpec, Dangerous, InjectedHeader, PathRule, PathRules, Policy, QueryRule, Route, Target};
+pub use secret::SecretMode;
+pub use types::{Label, Method, MethodSet, Origin, ToolName};

@@ -1,0 +1,291 @@
+//! Free-form paths (the `path` argument of `call_target`) and the `paths` globs they must
+//! match. A path is normalized first; anything that could make one spelling mean two things
+//! upstream (dot segments, encoded dots, slashes or backslashes, `//`, double encoding,
+//! control characters) is refused rather than repaired, and what is matched is exactly what
+//! is sent.
+
+use globset::{Glob, GlobBuilder, GlobMatcher};
+
+/// Longest path a caller may send: far above real REST paths, low enough to bound matching.
+pub const MAX_PATH_LEN: usize = 2048;
+
+/// Longest glob an allowlist may hold.
+pub const MAX_GLOB_LEN: usize = 512;
+
+/// Why a caller's path was refused. Each reason is also a message for the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathError {
+    TooLong,
+    NotAbsolute,
+    ControlCharacter,
+    Backslash,
+    QueryOrFragment,
+    EmptySegment,
+    DotSegment,
+    EncodedSeparator,
+    DoubleEncoding,
+    BadEncoding,
+}
+
+impl PathError {
+    pub fn message(self) -> &'static str {
+        match self {
+            PathError::TooLong => "path is longer than 2048 bytes",
+            PathError::NotAbsolute => "path must start with '/'",
+            PathError::ControlCharacter => "path holds a control character",
+            PathError::Backslash => "path holds a backslash",
+            PathError::QueryOrFragment => {
+                "path holds '?' or '#'; pass query parameters in 'query'"
+            }
+            PathError::EmptySegment => "path holds an empty segment ('//')",
+            PathError::DotSegment => "path holds a '.' or '..' segment (plain or encoded)",
+            PathError::EncodedSeparator => "path holds an encoded '/', '\\' or NUL",
+            PathError::DoubleEncoding => "path holds an encoded '%' (double encoding)",
+            PathError::BadEncoding => "path holds a '%' that is not followed by two hex digits",
+        }
+    }
+}
+
+/// A path in canonical form: starts with '/', no dot or empty segments, percent-encoding
+/// normalized (unreserved characters decoded, other triplets upper-case, characters outside
+/// RFC 3986 `pchar` encoded). Only `normalize` makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizedPath(String);
+
+impl NormalizedPath {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Normalizes a caller's path, or says why it is refused.
+pub fn normalize(path: &str) -> Result<NormalizedPath, PathError> {
+    if path.len() > MAX_PATH_LEN {
+        return Err(PathError::TooLong);
+    }
+    if !path.starts_with('/') {
+        return Err(PathError::NotAbsolute);
+    }
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len() + 8);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            0x00..=0x1f | 0x7f => return Err(PathError::ControlCharacter),
+            b'\\' => return Err(PathError::Backslash),
+            b'?' | b'#' => return Err(PathError::QueryOrFragment),
+            b'%' => {
+                let decoded = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| Some(hex(h[0])? << 4 | hex(h[1])?))
+                    .ok_or(PathError::BadEncoding)?;
+                match decoded {
+                    b'/' | b'\\' | 0 => return Err(PathError::EncodedSeparator),
+                    b'%' => return Err(PathError::DoubleEncoding),
+                    0x01..=0x1f | 0x7f => return Err(PathError::ControlCharacter),
+                    c if is_unreserved(c) => out.push(c as char),
+                    c => push_encoded(&mut out, c),
+                }
+                i += 3;
+                continue;
+            }
+            c if c.is_ascii() && is_pchar(c) || c == b'/' => out.push(c as char),
+            c => push_encoded(&mut out, c),
+        }
+        i += 1;
+    }
+    let inner = &out[1..];
+    let mut parts = inner.split('/').peekable();
+    while let Some(seg) = parts.next() {
+        let last = parts.peek().is_none();
+        if seg.is_empty() && !(last || inner.is_empty()) {
+            return Err(PathError::EmptySegment);
+        }
+        if seg == "." || seg == ".." {
+            return Err(PathError::DotSegment);
+        }
+    }
+    Ok(NormalizedPath(out))
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn push_encoded(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(HEX[(b >> 4) as usize] as char);
+    out.push(HEX[(b & 15) as usize] as char);
+}
+
+fn is_unreserved(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~')
+}
+
+/// RFC 3986 `pchar` minus `%` (which is handled as a triplet).
+fn is_pchar(c: u8) -> bool {
+    is_unreserved(c)
+        || matches!(
+            c,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@'
+        )
+}
+
+/// A compiled `paths` glob. `*` and `?` never match '/'; `**` matches across segments.
+#[derive(Debug, Clone)]
+pub struct PathGlob {
+    text: String,
+    matcher: GlobMatcher,
+}
+
+impl PathGlob {
+    /// Compiles a glob, refusing anything that could not match a normalized path as written
+    /// or that hides a separator in a class.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Ok(Self {
+            text: text.to_owned(),
+            matcher: build_glob(text)?.compile_matcher(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_match(&self, path: &NormalizedPath) -> bool {
+        self.matcher.is_match(path.as_str())
+    }
+
+    /// Whether the glob text itself, read as a path, is matched: used to find rules that an
+    /// earlier, broader rule shadows.
+    pub fn matches_text_of(&self, other: &PathGlob) -> bool {
+        self.matcher.is_match(other.as_str())
+    }
+}
+
+/// Builds a globset `Glob` with our rules; the `GlobSet` of a target is built from these.
+pub fn build_glob(text: &str) -> Result<Glob, String> {
+    if text.len() > MAX_GLOB_LEN {
+        return Err(format!("is longer than {MAX_GLOB_LEN} characters; shorten it"));
+    }
+    if !text.starts_with('/') {
+        return Err("must start with '/'; write it relative to base_url, e.g. '/reports/*'".into());
+    }
+    if let Some(c) = text.chars().find(|&c| !is_glob_char(c)) {
+        return Err(format!(
+            "holds {c:?}; globs may hold letters, digits, -._~!$&'()+,;=:@ and the glob characters * ? [ ] {{ }}"
+        ));
+    }
+    if text.contains("[!") || text.contains("[^") {
+        return Err("uses a negated class ('[!...]'), which could match '/'; list the characters instead".into());
+    }
+    if text.contains("[/") || text.contains("/]") {
+        return Err("has '/' inside a class; a class matches one character of one segment".into());
+    }
+    for seg in text[1..].split('/') {
+        if seg == "." || seg == ".." {
+            return Err(format!("has a '{seg}' segment; write the path without it"));
+        }
+    }
+    if text.contains("//") {
+        return Err("has an empty segment ('//'); remove the extra '/'".into());
+    }
+    GlobBuilder::new(text)
+        .literal_separator(true)
+        .backslash_escape(false)
+        .empty_alternates(false)
+        .build()
+        .map_err(|e| format!("is not a valid glob: {}", e.kind()))
+}
+
+fn is_glob_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()+,;=:@/*?[]{}".contains(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(p: &str) -> Result<String, PathError> {
+        normalize(p).map(|p| p.0)
+    }
+
+    #[test]
+    fn normalizes_encoding() {
+        assert_eq!(n("/reports/daily"), Ok("/reports/daily".into()));
+        assert_eq!(n("/reports/%61bc"), Ok("/reports/abc".into()));
+        assert_eq!(n("/a%3ab"), Ok("/a%3Ab".into()));
+        assert_eq!(n("/my report"), Ok("/my%20report".into()));
+        assert_eq!(n("/é"), Ok("/%C3%A9".into()));
+        assert_eq!(n("/"), Ok("/".into()));
+        assert_eq!(n("/a/"), Ok("/a/".into()));
+    }
+
+    #[test]
+    fn refuses_what_could_widen_a_match() {
+        let table = [
+            ("/a/../b", PathError::DotSegment),
+            ("/a/./b", PathError::DotSegment),
+            ("/a/%2e%2e/b", PathError::DotSegment),
+            ("/a/.%2E/b", PathError::DotSegment),
+            ("/..", PathError::DotSegment),
+            ("/a//b", PathError::EmptySegment),
+            ("//evil.example/x", PathError::EmptySegment),
+            ("/a%2fb", PathError::EncodedSeparator),
+            ("/a%5cb", PathError::EncodedSeparator),
+            ("/a%00", PathError::EncodedSeparator),
+            ("/a%252e%252e", PathError::DoubleEncoding),
+            ("/a\\b", PathError::Backslash),
+            ("/a\r\nHost: x", PathError::ControlCharacter),
+            ("/a%0d%0a", PathError::ControlCharacter),
+            ("/a?x=1", PathError::QueryOrFragment),
+            ("/a#f", PathError::QueryOrFragment),
+            ("/a%zz", PathError::BadEncoding),
+            ("/a%4", PathError::BadEncoding),
+            ("a/b", PathError::NotAbsolute),
+            ("http://evil/", PathError::NotAbsolute),
+        ];
+        for (input, want) in table {
+            assert_eq!(n(input), Err(want), "{input:?}");
+        }
+        assert_eq!(n(&format!("/{}", "a".repeat(MAX_PATH_LEN))), Err(PathError::TooLong));
+    }
+
+    #[test]
+    fn normalization_is_idempotent() {
+        for p in ["/a%3ab", "/my report/é", "/x/%7e", "/a/b/"] {
+            let once = n(p).unwrap();
+            assert_eq!(n(&once), Ok(once.clone()), "{p}");
+        }
+    }
+
+    #[test]
+    fn globs_keep_to_their_segments() {
+        let g = PathGlob::parse("/reports/*").unwrap();
+        let m = |p: &str| g.is_match(&normalize(p).unwrap());
+        assert!(m("/reports/daily"));
+        assert!(!m("/reports/daily/secret"));
+        assert!(!m("/reports"));
+        assert!(!m("/reports/a/"));
+        let deep = PathGlob::parse("/reports/**").unwrap();
+        assert!(deep.is_match(&normalize("/reports/a/b/c").unwrap()));
+        let q = PathGlob::parse("/files/?").unwrap();
+        assert!(!q.is_match(&NormalizedPath("/files//".into())));
+        let class = PathGlob::parse("/v[12]/x").unwrap();
+        assert!(class.is_match(&normalize("/v1/x").unwrap()));
+    }
+
+    #[test]
+    fn refuses_risky_globs() {
+        assert!(build_glob("reports/*").unwrap_err().contains("start with '/'"));
+        assert!(build_glob("/a/../b").unwrap_err().contains("'..' segment"));
+        assert!(build_glob("/a//b").unwrap_err().contains("empty segment"));
+        assert!(build_glob("/a/[!x]").unwrap_err().contains("negated class"));
+        assert!(build_glob("/a/[/]").unwrap_err().contains("inside a class"));
+        assert!(build_glob("/a\\*").unwrap_err().contains("holds '\\\\'"));
+        assert!(build_glob("/a%2F*").unwrap_err().contains("holds '%'"));
+        assert!(build_glob("/a/{b").unwrap_err().contains("not a valid glob"));
+    }
+}

@@ -1,0 +1,359 @@
+//! Newtypes for the values that matter to security. Each is made only through validation, so a
+//! `Label` is always a valid label and an `Origin` is always a scheme, host and port.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// The longest label: 64 characters, as in tunnel-client, so a tool name `<label>.<route>`
+/// stays within the 128 characters MCP allows.
+pub const MAX_LABEL_LEN: usize = 64;
+
+/// The longest route name: 63, so `<label>.<route>` is at most 128 characters.
+pub const MAX_ROUTE_NAME_LEN: usize = 63;
+
+/// A target label: `^[a-z0-9][a-z0-9_-]{0,63}$`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Label(String);
+
+impl Label {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        valid_name(s, MAX_LABEL_LEN, true)
+            .map(|()| Self(s.to_owned()))
+            .map_err(|why| format!("label '{s}' {why}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Stands in for an invalid label while the rest of its target is checked for errors;
+    /// a target compiled with it is always discarded.
+    pub(crate) fn placeholder() -> Self {
+        Self("invalid".to_owned())
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Lets maps keyed by `Label` be searched with a caller's `&str` without validating it first
+/// (the derived `Hash` of a one-field newtype equals that of the field).
+impl std::borrow::Borrow<str> for Label {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A route name: `^[a-z0-9][a-z0-9_-]{0,62}$`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouteName(String);
+
+impl RouteName {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        valid_name(s, MAX_ROUTE_NAME_LEN, true)
+            .map(|()| Self(s.to_owned()))
+            .map_err(|why| format!("route name '{s}' {why}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A route tool's name, `<label>.<route>`. Never equal to `list_targets` or `call_target`,
+/// since those hold no dot.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ToolName(String);
+
+/// Names of harpoon's own tools, which no route may take.
+pub const BUILTIN_TOOLS: &[&str] = &["list_targets", "call_target"];
+
+/// Longest tool name MCP allows.
+pub const MAX_TOOL_NAME_LEN: usize = 128;
+
+impl ToolName {
+    pub fn for_route(label: &Label, route: &RouteName) -> Self {
+        Self(format!("{}.{}", label.0, route.0))
+    }
+
+    /// An explicit tool name: `^[A-Za-z0-9_.-]{1,128}$` (the MCP tool name rule), and not one of
+    /// harpoon's own tools.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() || s.len() > MAX_TOOL_NAME_LEN {
+            return Err(format!("tool name '{s}' must be 1 to {MAX_TOOL_NAME_LEN} characters"));
+        }
+        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
+            return Err(format!("tool name '{s}' may hold only letters, digits, '_', '.' and '-'"));
+        }
+        if BUILTIN_TOOLS.contains(&s) {
+            return Err(format!("tool name '{s}' is one of harpoon's own tools"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ToolName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for ToolName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+fn valid_name(s: &str, max: usize, dash: bool) -> Result<(), &'static str> {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() {
+        return Err("is empty");
+    }
+    if bytes.len() > max {
+        return Err("is too long");
+    }
+    if !(bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit()) {
+        return Err("must start with a lowercase letter or a digit");
+    }
+    let ok = bytes.iter().all(|&b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || (dash && b == b'-')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err("may hold only lowercase letters, digits, '_' and '-'")
+    }
+}
+
+/// The HTTP methods an allowlist may grant. CONNECT and TRACE are never grantable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+}
+
+impl Method {
+    pub const ALL: [Method; 7] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Options,
+    ];
+
+    /// Parses the exact upper-case spelling; anything else is refused, never guessed.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+        }
+    }
+
+    /// Safe methods do not change state on the upstream (RFC 9110 9.2.1).
+    pub fn is_read_only(self) -> bool {
+        matches!(self, Method::Get | Method::Head | Method::Options)
+    }
+
+    /// Idempotent methods may be repeated with the same effect (RFC 9110 9.2.2).
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Method::Post | Method::Patch)
+    }
+
+    pub fn is_destructive(self) -> bool {
+        self == Method::Delete
+    }
+
+    /// Whether a request of this method may carry a body.
+    pub fn allows_body(self) -> bool {
+        matches!(self, Method::Post | Method::Put | Method::Patch | Method::Delete)
+    }
+
+    pub fn to_http(self) -> http::Method {
+        match self {
+            Method::Get => http::Method::GET,
+            Method::Head => http::Method::HEAD,
+            Method::Post => http::Method::POST,
+            Method::Put => http::Method::PUT,
+            Method::Patch => http::Method::PATCH,
+            Method::Delete => http::Method::DELETE,
+            Method::Options => http::Method::OPTIONS,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of methods, as a bit set: membership is one AND.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MethodSet(u8);
+
+impl MethodSet {
+    pub fn insert(&mut self, m: Method) -> bool {
+        let bit = 1 << (m as u8);
+        let fresh = self.0 & bit == 0;
+        self.0 |= bit;
+        fresh
+    }
+
+    pub fn contains(self, m: Method) -> bool {
+        self.0 & (1 << (m as u8)) != 0
+    }
+
+    pub fn is_superset(self, other: MethodSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn union(self, other: MethodSet) -> MethodSet {
+        MethodSet(self.0 | other.0)
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Method> {
+        Method::ALL.into_iter().filter(move |m| self.contains(*m))
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl FromIterator<Method> for MethodSet {
+    fn from_iter<I: IntoIterator<Item = Method>>(iter: I) -> Self {
+        let mut set = MethodSet::default();
+        for m in iter {
+            set.insert(m);
+        }
+        set
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// A host as the allowlist names it: a lowercase DNS name or an IP literal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    Domain(String),
+    Ip(IpAddr),
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => f.write_str(d),
+            Host::Ip(IpAddr::V4(a)) => write!(f, "{a}"),
+            Host::Ip(IpAddr::V6(a)) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// Scheme, host and port: the only place a target's requests may go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub scheme: Scheme,
+    pub host: Host,
+    pub port: u16,
+}
+
+impl Origin {
+    pub fn default_port(&self) -> bool {
+        matches!(
+            (self.scheme, self.port),
+            (Scheme::Http, 80) | (Scheme::Https, 443)
+        )
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme.as_str(), self.host)?;
+        if !self.default_port() {
+            write!(f, ":{}", self.port)?;
+        }
+        Ok(())
+    }
+}
+
+/// The base path every request of a target starts with: empty for the root, else `/a/b`
+/// without a trailing slash. Made only by `compile` from a canonical `base_url`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct BasePath(String);
+
+impl BasePath {
+    pub(crate) fn new_unchecked(s: String) -> Self {
+        Self(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert!(Label::parse("billing").is_ok());
+        assert!(Label::parse("a-b_c9").is_ok());
+        assert!(Label::parse(&"a".repeat(64)).is_ok());
+        for bad in ["", "Billing", "-a", "_a", "a.b", "a b", "é", &"a".repeat(65)] {
+            assert!(Label::parse(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn methods_parse_exactly() {
+        assert_eq!(Method::parse("GET"), Some(Method::Get));
+        assert_eq!(Method::parse("get"), None);
+        assert_eq!(Method::parse("TRACE"), None);
+        assert_eq!(Method::parse("CONNECT"), None);
+    }
+
+    #[test]
+    fn method_set() {
+        let set: MethodSet = [Method::Get, Method::Post].into_iter().collect();
+        assert!(set.contains(Method::Get) && set.contains(Method::Post));
+        assert!(!set.contains(Method::Delete));
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![Method::Get, Method::Post]);
+    }
+}

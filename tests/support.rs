@@ -1,0 +1,42 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+pub const INVALID_DIR: &str = "tests/fixtures/allowlists/invalid";
+pub const VALID_DIR: &str = "tests/fixtures/allowlists/valid";
+pub const SHIPPED_DIR: &str = "allowlists";
+
+/// The `*.yaml` files of a directory, sorted, as paths relative to the crate root (so error
+/// messages name them the way a person running `cargo test` would).
+pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {dir}: {e}"))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{dir} holds no fixture");
+    files
+}
+
+/// The text after `prefix` on a fixture's line `n` (0-based).
+pub fn comment_line(path: &Path, n: usize, prefix: &str) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = String::from_utf8_lossy(&bytes);
+    let line = text.lines().nth(n).unwrap_or("");
+    line.strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("{}: line {} must start with {prefix:?}", path.display(), n + 1))
+        .trim()
+        .to_owned()
+}
+
+/// The environment invalid fixtures are compiled with: no secret is set, so a fixture that
+/// references one fails exactly where it says.
+pub fn no_secrets(_: &str) -> Option<String> {
+    None
+}
+
+/// The environment valid fixtures and shipped allowlists are compiled with: every secret is set.
+pub fn all_secrets(_: &str) -> Option<String> {
+    Some("test-secret-value".to_owned())
+}

@@ -1,0 +1,9 @@
+//! harpoon's integration tests: one binary, one module per concern.
+
+mod support;
+
+mod allowlist_errors;
+mod check_cli;
+mod hostile_files;
+mod lint_findings;
+mod schema_agreement;
