@@ -5,5 +5,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let targets = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let routes = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
-    print!("{}", harpoon::synthetic::allowlist_yaml(targets, routes, "http://127.0.0.1:9"));
+    print!(
+        "{}",
+        harpoon::synthetic::allowlist_yaml(targets, routes, "http://127.0.0.1:9")
+    );
 }

@@ -24,7 +24,12 @@ fn every_invalid_fixture_fails_with_its_stated_error() {
     for path in yaml_files(INVALID_DIR) {
         let (kind, text) = expectation(&path);
         let errors = compile(&path).expect_err(&format!("{} must be refused", path.display()));
-        assert_eq!(errors.len(), 1, "{}: exactly one error expected, got:\n{errors}", path.display());
+        assert_eq!(
+            errors.len(),
+            1,
+            "{}: exactly one error expected, got:\n{errors}",
+            path.display()
+        );
         let error = errors.first().expect("one error");
         assert_eq!(error.kind.as_str(), kind, "{}", path.display());
         assert_eq!(error.to_string(), text, "{}", path.display());
@@ -33,24 +38,48 @@ fn every_invalid_fixture_fails_with_its_stated_error() {
 
 #[test]
 fn every_file_level_error_kind_has_a_fixture() {
-    let covered: BTreeSet<String> = yaml_files(INVALID_DIR).iter().map(|p| expectation(p).0).collect();
+    let covered: BTreeSet<String> = yaml_files(INVALID_DIR)
+        .iter()
+        .map(|p| expectation(p).0)
+        .collect();
     // io, too_large and no_files come from the file system, not a file's content: hostile_files
     // covers them.
     let kinds = [
-        "syntax", "budget", "version", "name", "duplicate", "base_url", "template", "glob", "method", "param",
-        "body", "header", "secret", "limit", "network", "empty",
+        "syntax",
+        "budget",
+        "version",
+        "name",
+        "duplicate",
+        "base_url",
+        "template",
+        "glob",
+        "method",
+        "param",
+        "body",
+        "header",
+        "secret",
+        "limit",
+        "network",
+        "empty",
     ];
     for kind in kinds {
-        assert!(covered.contains(kind), "no invalid fixture produces a '{kind}' error");
+        assert!(
+            covered.contains(kind),
+            "no invalid fixture produces a '{kind}' error"
+        );
     }
 }
 
 #[test]
 fn all_errors_of_a_load_are_reported_together() {
-    let paths: Vec<_> = ["base-url-http.yaml", "limit-unit.yaml", "syntax-bad-yaml.yaml"]
-        .iter()
-        .map(|f| Path::new(INVALID_DIR).join(f))
-        .collect();
+    let paths: Vec<_> = [
+        "base-url-http.yaml",
+        "limit-unit.yaml",
+        "syntax-bad-yaml.yaml",
+    ]
+    .iter()
+    .map(|f| Path::new(INVALID_DIR).join(f))
+    .collect();
     let errors = config::load(&paths)
         .and_then(|f| Policy::compile_with_env(&f, SecretMode::Resolve, &no_secrets))
         .expect_err("invalid");
@@ -69,8 +98,10 @@ fn all_errors_of_a_load_are_reported_together() {
 fn a_secret_error_names_the_reference_never_the_value() {
     let path = Path::new(INVALID_DIR).join("secret-unset.yaml");
     let files = config::load(&[path]).expect("parses");
-    let set_but_bad = |name: &str| (name == "HARPOON_FIXTURE_UNSET").then(|| "tok\r\nen-v4lue".to_owned());
-    let errors = Policy::compile_with_env(&files, SecretMode::Resolve, &set_but_bad).expect_err("bad value");
+    let set_but_bad =
+        |name: &str| (name == "HARPOON_FIXTURE_UNSET").then(|| "tok\r\nen-v4lue".to_owned());
+    let errors =
+        Policy::compile_with_env(&files, SecretMode::Resolve, &set_but_bad).expect_err("bad value");
     let text = errors.to_string();
     assert!(text.contains("${env:HARPOON_FIXTURE_UNSET}"), "{text}");
     assert!(text.contains("line break"), "{text}");
@@ -81,8 +112,15 @@ fn a_secret_error_names_the_reference_never_the_value() {
 fn validate_mode_checks_references_without_reading_them() {
     let path = Path::new(INVALID_DIR).join("secret-unset.yaml");
     let files = config::load(&[path]).expect("parses");
-    let policy = Policy::compile_with_env(&files, SecretMode::Validate, &no_secrets).expect("valid without secrets");
+    let policy = Policy::compile_with_env(&files, SecretMode::Validate, &no_secrets)
+        .expect("valid without secrets");
     let injected = &policy.targets()[0].injected[0];
-    assert_eq!(injected.value, harpoon::policy::secret::InjectedValue::Unresolved);
-    assert_eq!(injected.template.references(), ["${env:HARPOON_FIXTURE_UNSET}"]);
+    assert_eq!(
+        injected.value,
+        harpoon::policy::secret::InjectedValue::Unresolved
+    );
+    assert_eq!(
+        injected.template.references(),
+        ["${env:HARPOON_FIXTURE_UNSET}"]
+    );
 }

@@ -22,7 +22,13 @@ fn shipped_allowlists_pass_with_a_readable_review() {
     for path in yaml_files(SHIPPED_DIR) {
         let out = check(&[path.to_str().expect("utf-8 path")]);
         let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "{}:\n{stdout}{}", path.display(), text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}:\n{stdout}{}",
+            path.display(),
+            text(&out.stderr)
+        );
         assert!(stdout.contains("What these allowlists grant:"), "{stdout}");
         assert!(stdout.contains("0 error(s)"), "{stdout}");
     }
@@ -40,8 +46,14 @@ fn invalid_fixtures_exit_2_naming_file_line_and_column() {
             .strip_prefix(&format!("error: {p}:"))
             .unwrap_or_else(|| panic!("{p}: message does not start with the path: {first}"));
         let mut parts = rest.splitn(3, ':');
-        let line: u64 = parts.next().and_then(|l| l.parse().ok()).expect("a line number");
-        let col: u64 = parts.next().and_then(|c| c.parse().ok()).expect("a column number");
+        let line: u64 = parts
+            .next()
+            .and_then(|l| l.parse().ok())
+            .expect("a line number");
+        let col: u64 = parts
+            .next()
+            .and_then(|c| c.parse().ok())
+            .expect("a column number");
         assert!(line >= 1 && col >= 1, "{first}");
         assert!(out.stdout.is_empty(), "text errors go to stderr only");
     }
@@ -51,11 +63,22 @@ fn invalid_fixtures_exit_2_naming_file_line_and_column() {
 fn deny_level_sets_the_exit_status() {
     let inline = format!("{VALID_DIR}/lint-inline_secret.yaml");
     let wildcard = format!("{VALID_DIR}/lint-wildcard_segment.yaml");
-    assert_eq!(check(&[&inline]).status.code(), Some(1), "an error-level finding fails by default");
+    assert_eq!(
+        check(&[&inline]).status.code(),
+        Some(1),
+        "an error-level finding fails by default"
+    );
     assert_eq!(check(&["--deny", "never", &inline]).status.code(), Some(0));
-    assert_eq!(check(&[&wildcard]).status.code(), Some(0), "a note passes by default");
+    assert_eq!(
+        check(&[&wildcard]).status.code(),
+        Some(0),
+        "a note passes by default"
+    );
     assert_eq!(check(&["--deny", "note", &wildcard]).status.code(), Some(1));
-    assert_eq!(check(&["--deny", "warning", &wildcard]).status.code(), Some(0));
+    assert_eq!(
+        check(&["--deny", "warning", &wildcard]).status.code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -65,7 +88,12 @@ fn json_output_carries_findings_and_grants() {
     assert_eq!(v["valid"], true);
     assert_eq!(v["grants"][0]["label"], "billing");
     assert_eq!(v["grants"][0]["routes"][1]["tool"], "billing.create_refund");
-    let codes: Vec<&str> = v["findings"].as_array().expect("list").iter().filter_map(|f| f["code"].as_str()).collect();
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
     assert!(codes.contains(&"write_non_idempotent"), "{codes:?}");
 }
 
@@ -83,7 +111,11 @@ fn json_output_reports_invalid_input_with_places() {
 
 #[test]
 fn sarif_output_is_sarif_2_1_0() {
-    let out = check(&["--format", "sarif", &format!("{VALID_DIR}/lint-inline_secret.yaml")]);
+    let out = check(&[
+        "--format",
+        "sarif",
+        &format!("{VALID_DIR}/lint-inline_secret.yaml"),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["version"], "2.1.0");
@@ -93,8 +125,16 @@ fn sarif_output_is_sarif_2_1_0() {
     assert_eq!(result["ruleId"], "inline_secret");
     assert_eq!(result["level"], "error");
     let region = &result["locations"][0]["physicalLocation"]["region"];
-    assert_eq!((region["startLine"].as_u64(), region["startColumn"].as_u64()), (Some(7), Some(28)));
-    let rules: Vec<&str> = run["tool"]["driver"]["rules"].as_array().expect("rules").iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(
+        (region["startLine"].as_u64(), region["startColumn"].as_u64()),
+        (Some(7), Some(28))
+    );
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
     assert!(rules.contains(&"inline_secret") && rules.contains(&"invalid_allowlist"));
 }
 
@@ -108,12 +148,21 @@ fn a_directory_is_read_whole_and_labels_must_be_unique_across_it() {
     let out = check(&[dir.path().to_str().expect("utf-8")]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("b.yml:") && stderr.contains("label 'billing' is already used at"), "{stderr}");
+    assert!(
+        stderr.contains("b.yml:") && stderr.contains("label 'billing' is already used at"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn help_explains_the_exit_status() {
-    let out = Command::new(env!("CARGO_BIN_EXE_harpoon")).args(["check", "--help"]).output().expect("runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_harpoon"))
+        .args(["check", "--help"])
+        .output()
+        .expect("runs");
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("Exit status: 0") && stdout.contains("--deny"), "{stdout}");
+    assert!(
+        stdout.contains("Exit status: 0") && stdout.contains("--deny"),
+        "{stdout}"
+    );
 }

@@ -13,11 +13,17 @@ fn a_100_mb_file_is_refused_before_it_is_read() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("huge.yaml");
     // A sparse file: its length is 100 MB without writing 100 MB.
-    std::fs::File::create(&path).expect("create").set_len(100 * 1024 * 1024).expect("set_len");
+    std::fs::File::create(&path)
+        .expect("create")
+        .set_len(100 * 1024 * 1024)
+        .expect("set_len");
     let errors = config::load(&[path]).expect_err("refused");
     assert_eq!(kinds(&errors), [ErrorKind::TooLarge]);
     let text = errors.to_string();
-    assert!(text.contains("104857600 bytes") && text.contains("split it into several files"), "{text}");
+    assert!(
+        text.contains("104857600 bytes") && text.contains("split it into several files"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -29,7 +35,9 @@ fn many_large_files_are_refused_by_the_load_cap() {
     }
     let errors = config::load(&[dir.path().to_path_buf()]).expect_err("refused");
     assert!(
-        errors.iter().any(|e| e.kind == ErrorKind::TooLarge && e.message.contains("add up to more than")),
+        errors
+            .iter()
+            .any(|e| e.kind == ErrorKind::TooLarge && e.message.contains("add up to more than")),
         "{errors}"
     );
 }
@@ -38,7 +46,12 @@ fn many_large_files_are_refused_by_the_load_cap() {
 fn a_missing_path_and_an_empty_directory_are_clear_errors() {
     let errors = config::load(&[PathBuf::from("/nonexistent/harpoon.yaml")]).expect_err("missing");
     assert_eq!(kinds(&errors), [ErrorKind::Io]);
-    assert!(errors.to_string().starts_with("error: /nonexistent/harpoon.yaml: cannot read:"), "{errors}");
+    assert!(
+        errors
+            .to_string()
+            .starts_with("error: /nonexistent/harpoon.yaml: cannot read:"),
+        "{errors}"
+    );
     let dir = tempfile::tempdir().expect("temp dir");
     let errors = config::load(&[dir.path().to_path_buf()]).expect_err("empty");
     assert_eq!(kinds(&errors), [ErrorKind::NoFiles]);
@@ -46,7 +59,10 @@ fn a_missing_path_and_an_empty_directory_are_clear_errors() {
 
 #[test]
 fn budget_errors_come_from_the_parser_not_from_exhaustion() {
-    for (name, want) in [("budget-alias-bomb.yaml", ErrorKind::Budget), ("budget-deep-nesting.yaml", ErrorKind::Budget)] {
+    for (name, want) in [
+        ("budget-alias-bomb.yaml", ErrorKind::Budget),
+        ("budget-deep-nesting.yaml", ErrorKind::Budget),
+    ] {
         let path = PathBuf::from(crate::support::INVALID_DIR).join(name);
         let errors = config::load(&[path]).expect_err("refused");
         assert_eq!(kinds(&errors), [want], "{name}: {errors}");
@@ -56,7 +72,16 @@ fn budget_errors_come_from_the_parser_not_from_exhaustion() {
 #[test]
 fn arbitrary_bytes_give_an_error_with_a_location_not_a_panic() {
     let name: std::sync::Arc<str> = std::sync::Arc::from("<bytes>");
-    let inputs: [&[u8]; 8] = [b"", b"\xff\xfe", b"[", b"version: [", b"*x", b"!!binary AAAA", b"version: 1\ntargets: {}", b"\0\0\0"];
+    let inputs: [&[u8]; 8] = [
+        b"",
+        b"\xff\xfe",
+        b"[",
+        b"version: [",
+        b"*x",
+        b"!!binary AAAA",
+        b"version: 1\ntargets: {}",
+        b"\0\0\0",
+    ];
     for input in inputs {
         match config::parse(&name, input) {
             Ok(_) => panic!("{input:?} parsed as an allowlist"),

@@ -40,14 +40,18 @@ fn every_finding_code_has_a_fixture() {
         }
     }
     for code in Code::ALL {
-        assert!(seen.contains(code.id()), "no fixture produces the finding '{}'", code.id());
+        assert!(
+            seen.contains(code.id()),
+            "no fixture produces the finding '{}'",
+            code.id()
+        );
     }
 }
 
 #[test]
 fn shipped_allowlists_are_valid_and_have_no_error_findings() {
     for path in yaml_files(SHIPPED_DIR) {
-        let files = config::load(&[path.clone()]).unwrap_or_else(|e| panic!("{e}"));
+        let files = config::load(std::slice::from_ref(&path)).unwrap_or_else(|e| panic!("{e}"));
         let policy = Policy::compile_with_env(&files, SecretMode::Resolve, &all_secrets)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let errors: Vec<_> = lint::review(&policy)
@@ -61,9 +65,16 @@ fn shipped_allowlists_are_valid_and_have_no_error_findings() {
 #[test]
 fn grants_name_injected_credentials_without_values() {
     let files = config::load(&[Path::new(SHIPPED_DIR).join("billing.yaml")]).expect("loads");
-    let policy = Policy::compile_with_env(&files, SecretMode::Resolve, &all_secrets).expect("valid");
+    let policy =
+        Policy::compile_with_env(&files, SecretMode::Resolve, &all_secrets).expect("valid");
     let grants = lint::grants(&policy);
-    assert_eq!(grants[0].injects, ["authorization from ${env:BILLING_TOKEN}"]);
+    assert_eq!(
+        grants[0].injects,
+        ["authorization from ${env:BILLING_TOKEN}"]
+    );
     let text = serde_json::to_string(&grants).expect("serializes");
-    assert!(!text.contains("test-secret-value"), "a secret leaked into the grants: {text}");
+    assert!(
+        !text.contains("test-secret-value"),
+        "a secret leaked into the grants: {text}"
+    );
 }

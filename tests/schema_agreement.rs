@@ -15,7 +15,9 @@ fn validator() -> jsonschema::Validator {
 
 fn verdict(v: &jsonschema::Validator, path: &Path) -> &'static str {
     let bytes = std::fs::read(path).expect("read");
-    let Ok(text) = std::str::from_utf8(&bytes) else { return "unparsable" };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return "unparsable";
+    };
     match serde_saphyr::from_str::<Value>(text) {
         Err(_) => "unparsable",
         Ok(doc) if v.is_valid(&doc) => "valid",
@@ -26,7 +28,10 @@ fn verdict(v: &jsonschema::Validator, path: &Path) -> &'static str {
 #[test]
 fn valid_files_validate() {
     let v = validator();
-    for path in yaml_files(VALID_DIR).into_iter().chain(yaml_files(SHIPPED_DIR)) {
+    for path in yaml_files(VALID_DIR)
+        .into_iter()
+        .chain(yaml_files(SHIPPED_DIR))
+    {
         assert_eq!(verdict(&v, &path), "valid", "{}", path.display());
     }
 }
@@ -45,7 +50,10 @@ fn invalid_fixtures_get_their_stated_schema_verdict() {
         detected += usize::from(got != "valid");
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
-    assert!(detected >= 30, "the schema should catch most errors, caught {detected}");
+    assert!(
+        detected >= 30,
+        "the schema should catch most errors, caught {detected}"
+    );
 }
 
 #[test]
@@ -60,9 +68,26 @@ fn schema_methods_and_label_rule_match_the_parser() {
         .collect();
     let ours: Vec<&str> = Method::ALL.iter().map(|m| m.as_str()).collect();
     assert_eq!(methods, ours);
-    let pattern = schema["$defs"]["target"]["properties"]["label"]["pattern"].as_str().expect("label pattern");
+    let pattern = schema["$defs"]["target"]["properties"]["label"]["pattern"]
+        .as_str()
+        .expect("label pattern");
     let re = regex::Regex::new(pattern).expect("compiles");
-    for label in ["billing", "a", "a-b_c", "9x", "Billing", "-a", "a.b", "", &"a".repeat(64), &"a".repeat(65)] {
-        assert_eq!(re.is_match(label), Label::parse(label).is_ok(), "label {label:?}");
+    for label in [
+        "billing",
+        "a",
+        "a-b_c",
+        "9x",
+        "Billing",
+        "-a",
+        "a.b",
+        "",
+        &"a".repeat(64),
+        &"a".repeat(65),
+    ] {
+        assert_eq!(
+            re.is_match(label),
+            Label::parse(label).is_ok(),
+            "label {label:?}"
+        );
     }
 }

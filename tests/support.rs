@@ -25,7 +25,13 @@ pub fn comment_line(path: &Path, n: usize, prefix: &str) -> String {
     let text = String::from_utf8_lossy(&bytes);
     let line = text.lines().nth(n).unwrap_or("");
     line.strip_prefix(prefix)
-        .unwrap_or_else(|| panic!("{}: line {} must start with {prefix:?}", path.display(), n + 1))
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: line {} must start with {prefix:?}",
+                path.display(),
+                n + 1
+            )
+        })
         .trim()
         .to_owned()
 }

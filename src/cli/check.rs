@@ -67,10 +67,17 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 
 /// The report and the exit status, without printing: tests call this.
 pub fn review(args: &CheckArgs) -> (String, u8) {
-    let mode = if args.resolve_secrets { SecretMode::Resolve } else { SecretMode::Validate };
+    let mode = if args.resolve_secrets {
+        SecretMode::Resolve
+    } else {
+        SecretMode::Validate
+    };
     let policy = config::load(&args.paths).and_then(|files| Policy::compile(&files, mode));
     match policy {
-        Err(errors) => (lint::render(args.format, &Outcome::Invalid(&errors)), EXIT_INVALID),
+        Err(errors) => (
+            lint::render(args.format, &Outcome::Invalid(&errors)),
+            EXIT_INVALID,
+        ),
         Ok(policy) => {
             let findings = lint::review(&policy);
             let grants = lint::grants(&policy);

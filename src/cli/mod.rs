@@ -7,10 +7,15 @@ use std::process::ExitCode;
 
 /// harpoon: REST allowlists as MCP tools, enforced on every call.
 #[derive(Debug, Parser)]
-#[command(name = "harpoon", version, about, long_about = "\
+#[command(
+    name = "harpoon",
+    version,
+    about,
+    long_about = "\
 harpoon turns the labeled, method-restricted REST targets of YAML allowlist files into MCP tools
 and enforces those allowlists on every call: the caller never chooses a host, a method or a path
-the file does not grant, and every request and response is bounded in size and time.")]
+the file does not grant, and every request and response is bounded in size and time."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

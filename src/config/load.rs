@@ -45,17 +45,18 @@ pub struct LoadedFile {
 pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedFile>, ConfigErrors> {
     let files = expand(paths)?;
     let mut total: u64 = 0;
-    let mut loaded = Vec::with_capacity(files.len());
+    let mut read = Vec::with_capacity(files.len());
     let mut errors = Vec::new();
-    for path in files {
-        match read_capped(&path, &mut total) {
-            Ok(bytes) => {
-                let name: Arc<str> = Arc::from(path.display().to_string());
-                match parse(&name, &bytes) {
-                    Ok(raw) => loaded.push(LoadedFile { name, raw }),
-                    Err(e) => errors.push(e),
-                }
-            }
+    for path in &files {
+        match read_capped(path, &mut total) {
+            Ok(bytes) => read.push((Arc::from(path.display().to_string()), bytes)),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut loaded = Vec::with_capacity(read.len());
+    for (name, parsed) in parse_all(read) {
+        match parsed {
+            Ok(raw) => loaded.push(LoadedFile { name, raw }),
             Err(e) => errors.push(e),
         }
     }
@@ -64,6 +65,37 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedFile>, ConfigErrors> {
     } else {
         Err(ConfigErrors::from_vec(errors))
     }
+}
+
+/// One parsed file, or why not, with the name errors use for it.
+type Parsed = (Arc<str>, Result<RawAllowlist, ConfigError>);
+
+/// Parses files on every core (YAML parsing is the bulk of a large load), keeping file order.
+fn parse_all(read: Vec<(Arc<str>, Vec<u8>)>) -> Vec<Parsed> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(read.len().max(1));
+    if threads <= 1 {
+        return read
+            .into_iter()
+            .map(|(n, b)| {
+                let r = parse(&n, &b);
+                (n, r)
+            })
+            .collect();
+    }
+    let mut slots: Vec<Option<Parsed>> = read.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let chunk = read.len().div_ceil(threads);
+        for (inputs, outputs) in read.chunks(chunk).zip(slots.chunks_mut(chunk)) {
+            scope.spawn(move || {
+                for ((name, bytes), slot) in inputs.iter().zip(outputs) {
+                    *slot = Some((Arc::clone(name), parse(name, bytes)));
+                }
+            });
+        }
+    });
+    slots.into_iter().flatten().collect()
 }
 
 /// Parses one file's bytes. `name` is what errors call the file.
@@ -82,8 +114,12 @@ pub fn parse(name: &Arc<str>, bytes: &[u8]) -> Result<RawAllowlist, ConfigError>
             line,
             column,
         };
-        ConfigError::new(ErrorKind::Syntax, at, format!("byte 0x{bad:02X} is not UTF-8"))
-            .hint("save the file as UTF-8")
+        ConfigError::new(
+            ErrorKind::Syntax,
+            at,
+            format!("byte 0x{bad:02X} is not UTF-8"),
+        )
+        .hint("save the file as UTF-8")
     })?;
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
@@ -130,7 +166,10 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigErrors> {
             ConfigError::at_path(
                 ErrorKind::TooLarge,
                 paths[0].clone(),
-                format!("{} allowlist files, more than the {MAX_FILES} one load reads", files.len()),
+                format!(
+                    "{} allowlist files, more than the {MAX_FILES} one load reads",
+                    files.len()
+                ),
             )
             .hint("merge targets into fewer files"),
         );
@@ -199,8 +238,12 @@ fn too_large_file(name: &Arc<str>, len: u64) -> ConfigError {
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> ConfigError {
-    ConfigError::at_path(ErrorKind::Io, path.to_path_buf(), format!("cannot read: {e}"))
-        .hint("check the path and its permissions")
+    ConfigError::at_path(
+        ErrorKind::Io,
+        path.to_path_buf(),
+        format!("cannot read: {e}"),
+    )
+    .hint("check the path and its permissions")
 }
 
 /// Turns a serde-saphyr error into ours: its own location suffix is dropped (we print the
@@ -264,7 +307,11 @@ fn explain_yaml_message(text: &str) -> (ErrorKind, String, String) {
             "f64" | "f32" => "a number",
             _ => "a value of another type",
         };
-        return (ErrorKind::Syntax, format!("value is not {want}"), format!("write {want} here"));
+        return (
+            ErrorKind::Syntax,
+            format!("value is not {want}"),
+            format!("write {want} here"),
+        );
     }
     if text.starts_with("missing field") {
         return (ErrorKind::Syntax, text.replace('`', "'"), "add it".into());
@@ -302,6 +349,9 @@ mod tests {
     #[test]
     fn location_suffix_is_stripped_only_when_present() {
         assert_eq!(strip_location_suffix("bad at line 3, column 4"), "bad");
-        assert_eq!(strip_location_suffix("looked at line art"), "looked at line art");
+        assert_eq!(
+            strip_location_suffix("looked at line art"),
+            "looked at line art"
+        );
     }
 }

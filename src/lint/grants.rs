@@ -96,7 +96,11 @@ fn grant(t: &Target) -> Grant {
 fn route_grant(r: &crate::policy::Route) -> RouteGrant {
     let mut params = Vec::new();
     for (name, spec) in r.params.iter().chain(&r.query) {
-        let place = if r.params.contains_key(name) { "" } else { "query " };
+        let place = if r.params.contains_key(name) {
+            ""
+        } else {
+            "query "
+        };
         let rule = if let Some(p) = &spec.pattern {
             format!("~ {}", p.as_str())
         } else if !spec.one_of.is_empty() {
@@ -115,7 +119,11 @@ fn route_grant(r: &crate::policy::Route) -> RouteGrant {
         params,
         body: r.body.as_ref().map(|b| {
             let ct = b.content_type.to_str().unwrap_or("?");
-            let schema = if b.schema.is_some() { ", schema-checked" } else { ", any content" };
+            let schema = if b.schema.is_some() {
+                ", schema-checked"
+            } else {
+                ", any content"
+            };
             format!("{ct}{schema}")
         }),
     }

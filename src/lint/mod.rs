@@ -102,28 +102,104 @@ impl Code {
     fn meta(self) -> (&'static str, Severity, &'static str) {
         use Severity::*;
         match self {
-            Code::PlaintextHttp => ("plaintext_http", Warning, "a target is reached over plaintext http"),
-            Code::DangerousOptOut => ("dangerous_opt_out", Warning, "a safe default is switched off under 'dangerous'"),
-            Code::WriteNonIdempotent => ("write_non_idempotent", Warning, "a non-idempotent write (POST, PATCH) is granted"),
+            Code::PlaintextHttp => (
+                "plaintext_http",
+                Warning,
+                "a target is reached over plaintext http",
+            ),
+            Code::DangerousOptOut => (
+                "dangerous_opt_out",
+                Warning,
+                "a safe default is switched off under 'dangerous'",
+            ),
+            Code::WriteNonIdempotent => (
+                "write_non_idempotent",
+                Warning,
+                "a non-idempotent write (POST, PATCH) is granted",
+            ),
             Code::WriteDestructive => ("write_destructive", Warning, "a DELETE is granted"),
-            Code::WriteIdempotent => ("write_idempotent", Note, "an idempotent write (PUT) is granted"),
-            Code::RecursiveGlob => ("recursive_glob", Warning, "a glob with '**' grants every path below it"),
-            Code::WildcardSegment => ("wildcard_segment", Note, "a glob ends a segment with '*' and matches names added later"),
-            Code::UnconstrainedParam => ("unconstrained_param", Warning, "a path parameter has no pattern or enum"),
-            Code::UnanchoredPattern => ("unanchored_pattern", Warning, "a pattern is not anchored with ^...$"),
-            Code::AnyQuery => ("any_query", Warning, "a paths rule lets callers send any query parameter"),
-            Code::InternalHostWithoutCidrs => ("internal_host_without_cidrs", Warning, "an internal-looking host has no allow_cidrs"),
-            Code::UnreachableHost => ("unreachable_host", Error, "an IP-literal host is always denied by the network rule"),
+            Code::WriteIdempotent => (
+                "write_idempotent",
+                Note,
+                "an idempotent write (PUT) is granted",
+            ),
+            Code::RecursiveGlob => (
+                "recursive_glob",
+                Warning,
+                "a glob with '**' grants every path below it",
+            ),
+            Code::WildcardSegment => (
+                "wildcard_segment",
+                Note,
+                "a glob ends a segment with '*' and matches names added later",
+            ),
+            Code::UnconstrainedParam => (
+                "unconstrained_param",
+                Warning,
+                "a path parameter has no pattern or enum",
+            ),
+            Code::UnanchoredPattern => (
+                "unanchored_pattern",
+                Warning,
+                "a pattern is not anchored with ^...$",
+            ),
+            Code::AnyQuery => (
+                "any_query",
+                Warning,
+                "a paths rule lets callers send any query parameter",
+            ),
+            Code::InternalHostWithoutCidrs => (
+                "internal_host_without_cidrs",
+                Warning,
+                "an internal-looking host has no allow_cidrs",
+            ),
+            Code::UnreachableHost => (
+                "unreachable_host",
+                Error,
+                "an IP-literal host is always denied by the network rule",
+            ),
             Code::PrivateCidr => ("private_cidr", Note, "allow_cidrs opens a private range"),
             Code::BroadCidr => ("broad_cidr", Warning, "allow_cidrs opens a very wide range"),
-            Code::LoopbackCidr => ("loopback_cidr", Warning, "allow_cidrs opens loopback: services on harpoon's own host"),
-            Code::MetadataCidr => ("metadata_cidr", Warning, "allow_cidrs covers link-local or metadata addresses"),
-            Code::InlineSecret => ("inline_secret", Error, "an injected credential is written inline instead of referenced"),
-            Code::CallerAuthHeader => ("caller_auth_header", Warning, "callers may set a credential header"),
-            Code::AllowAndInject => ("allow_and_inject", Warning, "a header is both caller-settable and injected"),
-            Code::LimitOverBudget => ("limit_over_budget", Warning, "a limit is above the review budget"),
-            Code::RedirectsFollowed => ("redirects_followed", Note, "redirects are followed (same origin only)"),
-            Code::ShadowedRule => ("shadowed_rule", Warning, "a rule is covered by another rule"),
+            Code::LoopbackCidr => (
+                "loopback_cidr",
+                Warning,
+                "allow_cidrs opens loopback: services on harpoon's own host",
+            ),
+            Code::MetadataCidr => (
+                "metadata_cidr",
+                Warning,
+                "allow_cidrs covers link-local or metadata addresses",
+            ),
+            Code::InlineSecret => (
+                "inline_secret",
+                Error,
+                "an injected credential is written inline instead of referenced",
+            ),
+            Code::CallerAuthHeader => (
+                "caller_auth_header",
+                Warning,
+                "callers may set a credential header",
+            ),
+            Code::AllowAndInject => (
+                "allow_and_inject",
+                Warning,
+                "a header is both caller-settable and injected",
+            ),
+            Code::LimitOverBudget => (
+                "limit_over_budget",
+                Warning,
+                "a limit is above the review budget",
+            ),
+            Code::RedirectsFollowed => (
+                "redirects_followed",
+                Note,
+                "redirects are followed (same origin only)",
+            ),
+            Code::ShadowedRule => (
+                "shadowed_rule",
+                Warning,
+                "a rule is covered by another rule",
+            ),
         }
     }
 }

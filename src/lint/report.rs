@@ -43,11 +43,26 @@ fn text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Invalid(errors) => {
             let _ = writeln!(out, "{errors}");
-            let _ = writeln!(out, "{} error(s); the allowlists were not loaded", errors.len());
+            let _ = writeln!(
+                out,
+                "{} error(s); the allowlists were not loaded",
+                errors.len()
+            );
         }
-        Outcome::Reviewed { files, findings, grants } => {
+        Outcome::Reviewed {
+            files,
+            findings,
+            grants,
+        } => {
             for f in *findings {
-                let _ = writeln!(out, "{}[{}]: {}: {}", f.severity.as_str(), f.code.id(), f.location, f.message);
+                let _ = writeln!(
+                    out,
+                    "{}[{}]: {}: {}",
+                    f.severity.as_str(),
+                    f.code.id(),
+                    f.location,
+                    f.message
+                );
                 if !f.hint.is_empty() {
                     let _ = writeln!(out, "    hint: {}", f.hint);
                 }
@@ -96,9 +111,19 @@ fn text_grants(out: &mut String, grants: &[Grant]) {
             }
         }
         for p in &g.paths {
-            let _ = writeln!(out, "  call_target       {} {} ({})", p.methods, p.glob, p.query);
+            let _ = writeln!(
+                out,
+                "  call_target       {} {} ({})",
+                p.methods, p.glob, p.query
+            );
         }
-        let list = |v: &[String]| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
         let _ = writeln!(out, "  injects           {}", list(&g.injects));
         let _ = writeln!(out, "  callers may set   {}", list(&g.caller_headers));
         let _ = writeln!(out, "  returns headers   {}", list(&g.response_headers));
@@ -128,7 +153,11 @@ fn json_value(outcome: &Outcome) -> Value {
                 "text": e.to_string(),
             })).collect::<Vec<_>>(),
         }),
-        Outcome::Reviewed { files, findings, grants } => json!({
+        Outcome::Reviewed {
+            files,
+            findings,
+            grants,
+        } => json!({
             "valid": true,
             "files": files,
             "findings": findings.iter().map(|f| json!({
@@ -173,14 +202,32 @@ fn sarif(outcome: &Outcome) -> Value {
                     (None, Some(p)) => (p.display().to_string(), 1, 1),
                     (None, None) => ("<unknown>".to_owned(), 1, 1),
                 };
-                sarif_result("invalid_allowlist", "error", &e.to_string(), &file, line, col)
+                sarif_result(
+                    "invalid_allowlist",
+                    "error",
+                    &e.to_string(),
+                    &file,
+                    line,
+                    col,
+                )
             })
             .collect(),
         Outcome::Reviewed { findings, .. } => findings
             .iter()
             .map(|f| {
-                let text = if f.hint.is_empty() { f.message.clone() } else { format!("{} (hint: {})", f.message, f.hint) };
-                sarif_result(f.code.id(), f.severity.as_str(), &text, &f.location.file, f.location.line, f.location.column)
+                let text = if f.hint.is_empty() {
+                    f.message.clone()
+                } else {
+                    format!("{} (hint: {})", f.message, f.hint)
+                };
+                sarif_result(
+                    f.code.id(),
+                    f.severity.as_str(),
+                    &text,
+                    &f.location.file,
+                    f.location.line,
+                    f.location.column,
+                )
             })
             .collect(),
     };

@@ -23,15 +23,29 @@ pub const REVIEW_RATE_PER_SECOND: f64 = 1000.0;
 
 /// DNS suffixes and names that mean "internal network".
 const INTERNAL_SUFFIXES: &[&str] = &[
-    ".internal", ".local", ".localdomain", ".lan", ".corp", ".intranet", ".intra", ".home.arpa",
-    ".localhost", ".private", ".svc", ".cluster.local", ".consul",
+    ".internal",
+    ".local",
+    ".localdomain",
+    ".lan",
+    ".corp",
+    ".intranet",
+    ".intra",
+    ".home.arpa",
+    ".localhost",
+    ".private",
+    ".svc",
+    ".cluster.local",
+    ".consul",
 ];
 
 /// All findings for a policy, in file order.
 pub fn review(policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
     for t in policy.targets() {
-        let mut f = Findings { target: t, out: &mut out };
+        let mut f = Findings {
+            target: t,
+            out: &mut out,
+        };
         transport(&mut f);
         network(&mut f);
         header_rules(&mut f);
@@ -66,21 +80,44 @@ fn transport(f: &mut Findings) {
         f.add(
             Code::PlaintextHttp,
             &t.spans.base_url,
-            format!("requests to {} travel unencrypted, injected credentials included", t.origin),
+            format!(
+                "requests to {} travel unencrypted, injected credentials included",
+                t.origin
+            ),
             "use https unless the network path is trusted end to end",
         );
     }
     if t.dangerous.allow_plaintext_http {
-        let at = t.spans.dangerous.clone().unwrap_or_else(|| t.location.clone());
-        let effect = if t.origin.scheme == Scheme::Http { "is on" } else { "is on but has no effect (base_url is https)" };
-        f.add(Code::DangerousOptOut, &at, format!("dangerous.allow_plaintext_http {effect}"), "remove it once the upstream speaks https");
+        let at = t
+            .spans
+            .dangerous
+            .clone()
+            .unwrap_or_else(|| t.location.clone());
+        let effect = if t.origin.scheme == Scheme::Http {
+            "is on"
+        } else {
+            "is on but has no effect (base_url is https)"
+        };
+        f.add(
+            Code::DangerousOptOut,
+            &at,
+            format!("dangerous.allow_plaintext_http {effect}"),
+            "remove it once the upstream speaks https",
+        );
     }
     if t.redirects > 0 {
-        let at = t.spans.redirects.clone().unwrap_or_else(|| t.location.clone());
+        let at = t
+            .spans
+            .redirects
+            .clone()
+            .unwrap_or_else(|| t.location.clone());
         f.add(
             Code::RedirectsFollowed,
             &at,
-            format!("up to {} redirects are followed; each hop is re-checked and stays on {}", t.redirects, t.origin),
+            format!(
+                "up to {} redirects are followed; each hop is re-checked and stays on {}",
+                t.redirects, t.origin
+            ),
             "set redirects: 0 to return 3xx responses as they are",
         );
     }
@@ -114,7 +151,9 @@ fn network(f: &mut Findings) {
 }
 
 fn looks_internal(host: &str) -> bool {
-    !host.contains('.') || host == "localhost" || INTERNAL_SUFFIXES.iter().any(|s| host.ends_with(s))
+    !host.contains('.')
+        || host == "localhost"
+        || INTERNAL_SUFFIXES.iter().any(|s| host.ends_with(s))
 }
 
 fn cidr_findings(f: &mut Findings, net: &IpNet, at: &Location) {
@@ -125,7 +164,12 @@ fn cidr_findings(f: &mut Findings, net: &IpNet, at: &Location) {
         IpNet::V6(n) => n.prefix_len() < 32,
     };
     if broad {
-        f.add(Code::BroadCidr, at, format!("allow_cidrs entry {net} opens a very wide range"), "narrow it to the upstream's subnet");
+        f.add(
+            Code::BroadCidr,
+            at,
+            format!("allow_cidrs entry {net} opens a very wide range"),
+            "narrow it to the upstream's subnet",
+        );
     }
     if overlaps(net, "127.0.0.0/8") || overlaps(net, "::1/128") {
         f.add(
@@ -135,7 +179,10 @@ fn cidr_findings(f: &mut Findings, net: &IpNet, at: &Location) {
             "run the upstream elsewhere, or keep this only for local development",
         );
     }
-    if overlaps(net, "169.254.0.0/16") || overlaps(net, "fe80::/10") || overlaps(net, "fd00:ec2::/32") {
+    if overlaps(net, "169.254.0.0/16")
+        || overlaps(net, "fe80::/10")
+        || overlaps(net, "fd00:ec2::/32")
+    {
         f.add(
             Code::MetadataCidr,
             at,
@@ -144,7 +191,12 @@ fn cidr_findings(f: &mut Findings, net: &IpNet, at: &Location) {
         );
     }
     if class == AddressClass::Private && !broad {
-        f.add(Code::PrivateCidr, at, format!("allow_cidrs entry {net} opens a private range"), "make sure only the upstream lives in it");
+        f.add(
+            Code::PrivateCidr,
+            at,
+            format!("allow_cidrs entry {net} opens a private range"),
+            "make sure only the upstream lives in it",
+        );
     }
 }
 
@@ -163,7 +215,9 @@ fn header_rules(f: &mut Findings) {
             f.add(
                 Code::CallerAuthHeader,
                 at,
-                format!("callers may set '{name}', so a prompt can choose whose credentials are used"),
+                format!(
+                    "callers may set '{name}', so a prompt can choose whose credentials are used"
+                ),
                 "inject the credential with headers.inject instead",
             );
         }
@@ -188,41 +242,74 @@ fn limits(f: &mut Findings, l: &Limits) {
     let at = t.spans.limits.clone().unwrap_or_else(|| t.location.clone());
     let mut over = Vec::new();
     if l.request_bytes > REVIEW_REQUEST_BYTES {
-        over.push(format!("request_bytes {} > {REVIEW_REQUEST_BYTES}", l.request_bytes));
+        over.push(format!(
+            "request_bytes {} > {REVIEW_REQUEST_BYTES}",
+            l.request_bytes
+        ));
     }
     if l.response_bytes > REVIEW_RESPONSE_BYTES {
-        over.push(format!("response_bytes {} > {REVIEW_RESPONSE_BYTES}", l.response_bytes));
+        over.push(format!(
+            "response_bytes {} > {REVIEW_RESPONSE_BYTES}",
+            l.response_bytes
+        ));
     }
     if l.timeout.as_secs() > REVIEW_TIMEOUT_SECS {
-        over.push(format!("timeout {}s > {REVIEW_TIMEOUT_SECS}s", l.timeout.as_secs()));
+        over.push(format!(
+            "timeout {}s > {REVIEW_TIMEOUT_SECS}s",
+            l.timeout.as_secs()
+        ));
     }
     if l.concurrency > REVIEW_CONCURRENCY {
-        over.push(format!("concurrency {} > {REVIEW_CONCURRENCY}", l.concurrency));
+        over.push(format!(
+            "concurrency {} > {REVIEW_CONCURRENCY}",
+            l.concurrency
+        ));
     }
     if let Some(r) = l.rate
         && r.per_second() > REVIEW_RATE_PER_SECOND
     {
-        over.push(format!("rate {:.0}/s > {REVIEW_RATE_PER_SECOND}/s", r.per_second()));
+        over.push(format!(
+            "rate {:.0}/s > {REVIEW_RATE_PER_SECOND}/s",
+            r.per_second()
+        ));
     }
     if !over.is_empty() {
-        f.add(Code::LimitOverBudget, &at, format!("limits above the review budget: {}", over.join(", ")), "lower them unless the upstream needs it");
+        f.add(
+            Code::LimitOverBudget,
+            &at,
+            format!("limits above the review budget: {}", over.join(", ")),
+            "lower them unless the upstream needs it",
+        );
     }
 }
 
 fn write_method(f: &mut Findings, method: Method, at: &Location, what: &str) {
     let (code, note) = match method {
-        Method::Post | Method::Patch => (Code::WriteNonIdempotent, "is not idempotent: a retry may apply it twice"),
+        Method::Post | Method::Patch => (
+            Code::WriteNonIdempotent,
+            "is not idempotent: a retry may apply it twice",
+        ),
         Method::Delete => (Code::WriteDestructive, "deletes, and is idempotent"),
         Method::Put => (Code::WriteIdempotent, "writes, and is idempotent"),
         _ => return,
     };
-    f.add(code, at, format!("{what} grants {method}, which {note}"), "make sure the agent should change this upstream's state");
+    f.add(
+        code,
+        at,
+        format!("{what} grants {method}, which {note}"),
+        "make sure the agent should change this upstream's state",
+    );
 }
 
 fn routes(f: &mut Findings) {
     let t = f.target;
     for (i, r) in t.routes.iter().enumerate() {
-        let what = format!("route '{}' ({} {})", r.name.as_str(), r.method, r.template.as_str());
+        let what = format!(
+            "route '{}' ({} {})",
+            r.name.as_str(),
+            r.method,
+            r.template.as_str()
+        );
         write_method(f, r.method, &r.location, &what);
         for (name, spec) in r.params.iter().chain(&r.query) {
             let at = r.param_locations.get(name).unwrap_or(&r.location);
@@ -253,7 +340,10 @@ fn routes(f: &mut Findings) {
             f.add(
                 Code::ShadowedRule,
                 &r.location,
-                format!("{what} matches the same requests as route '{}'", earlier.name.as_str()),
+                format!(
+                    "{what} matches the same requests as route '{}'",
+                    earlier.name.as_str()
+                ),
                 "merge the two routes",
             );
         }
@@ -270,17 +360,29 @@ fn path_rules(f: &mut Findings) {
             write_method(f, m, &rule.location, &what);
         }
         if glob.contains("**") {
-            f.add(Code::RecursiveGlob, &rule.location, format!("{what} grants every path below it, at any depth"), "list the segments, or use '*' for one segment");
+            f.add(
+                Code::RecursiveGlob,
+                &rule.location,
+                format!("{what} grants every path below it, at any depth"),
+                "list the segments, or use '*' for one segment",
+            );
         } else if glob.split('/').any(|s| s.ends_with('*')) {
             f.add(
                 Code::WildcardSegment,
                 &rule.location,
-                format!("{what} matches any name in a segment, including ones the upstream adds later"),
+                format!(
+                    "{what} matches any name in a segment, including ones the upstream adds later"
+                ),
                 "list the names if the set is known",
             );
         }
         if rule.query == QueryRule::Any {
-            f.add(Code::AnyQuery, &rule.location, format!("{what} lets callers send any query parameter"), "list the names: query: [page, limit]");
+            f.add(
+                Code::AnyQuery,
+                &rule.location,
+                format!("{what} lets callers send any query parameter"),
+                "list the names: query: [page, limit]",
+            );
         }
         let shadow = rules[..i]
             .iter()
@@ -289,7 +391,11 @@ fn path_rules(f: &mut Findings) {
             f.add(
                 Code::ShadowedRule,
                 &rule.location,
-                format!("{what} is already granted by glob '{}' ({})", e.glob.as_str(), methods_text(e.methods)),
+                format!(
+                    "{what} is already granted by glob '{}' ({})",
+                    e.glob.as_str(),
+                    methods_text(e.methods)
+                ),
                 "remove the narrower rule, or narrow the broader one",
             );
         }

@@ -29,9 +29,19 @@ impl Compiler<'_> {
         Location::from_yaml(&self.file, s.referenced)
     }
 
-    pub fn error(&mut self, kind: ErrorKind, at: &Location, ctx: &str, msg: impl Into<String>, hint: &str) {
-        self.errors
-            .push(ConfigError::new(kind, at.clone(), msg).context(ctx).hint(hint));
+    pub fn error(
+        &mut self,
+        kind: ErrorKind,
+        at: &Location,
+        ctx: &str,
+        msg: impl Into<String>,
+        hint: &str,
+    ) {
+        self.errors.push(
+            ConfigError::new(kind, at.clone(), msg)
+                .context(ctx)
+                .hint(hint),
+        );
     }
 }
 
@@ -87,7 +97,13 @@ fn compile_file(c: &mut Compiler, raw: &RawAllowlist, out: &mut Vec<Target>) {
     }
     if raw.targets.is_empty() {
         let at = Location::file_start(&c.file);
-        c.error(ErrorKind::Empty, &at, "", "file declares no targets", "add a target or remove the file");
+        c.error(
+            ErrorKind::Empty,
+            &at,
+            "",
+            "file declares no targets",
+            "add a target or remove the file",
+        );
     }
     for t in &raw.targets {
         if let Some(target) = compile_target(c, t) {
@@ -105,7 +121,10 @@ fn index_labels(targets: &[Target], errors: &mut Vec<ConfigError>) -> HashMap<La
                 ConfigError::new(
                     ErrorKind::Duplicate,
                     t.location.clone(),
-                    format!("label '{}' is already used at {}", t.label, targets[first].location),
+                    format!(
+                        "label '{}' is already used at {}",
+                        t.label, targets[first].location
+                    ),
                 )
                 .hint("labels are unique across all loaded files; rename one"),
             );
@@ -137,8 +156,14 @@ fn index_tools(
                         route.location.clone(),
                         format!("tool name '{}' is already used at {first}", route.tool),
                     )
-                    .context(format!("target '{}' route '{}'", target.label, route.name.as_str()))
-                    .hint("tool names are unique across all loaded files; change 'tool' on one route"),
+                    .context(format!(
+                        "target '{}' route '{}'",
+                        target.label,
+                        route.name.as_str()
+                    ))
+                    .hint(
+                        "tool names are unique across all loaded files; change 'tool' on one route",
+                    ),
                 );
             } else {
                 tools.insert(route.tool.clone(), (t, r));
@@ -185,8 +210,17 @@ fn compile_target(c: &mut Compiler, raw: &RawTarget) -> Option<Target> {
     for r in &raw.routes {
         let at = c.loc(&r.value.name);
         if let Some(first) = seen_routes.get(&r.value.name.value) {
-            let msg = format!("route name '{}' is already used at {first}", r.value.name.value);
-            c.error(ErrorKind::Duplicate, &at, &ctx, msg, "route names are unique within a target; rename one");
+            let msg = format!(
+                "route name '{}' is already used at {first}",
+                r.value.name.value
+            );
+            c.error(
+                ErrorKind::Duplicate,
+                &at,
+                &ctx,
+                msg,
+                "route names are unique within a target; rename one",
+            );
             continue;
         }
         seen_routes.insert(r.value.name.value.clone(), at);
@@ -235,11 +269,19 @@ fn compile_target(c: &mut Compiler, raw: &RawTarget) -> Option<Target> {
 }
 
 /// Checks `base_url` and splits it into origin and base path.
-pub(super) fn parse_base_url(text: &str, allow_http: bool) -> Result<(Origin, BasePath), (String, String)> {
+pub(super) fn parse_base_url(
+    text: &str,
+    allow_http: bool,
+) -> Result<(Origin, BasePath), (String, String)> {
     let fail = |m: String, h: &str| Err((m, h.to_owned()));
     let url = match url::Url::parse(text) {
         Ok(u) => u,
-        Err(e) => return fail(format!("base_url '{text}' is not a URL ({e})"), "write e.g. https://api.internal.example/v1"),
+        Err(e) => {
+            return fail(
+                format!("base_url '{text}' is not a URL ({e})"),
+                "write e.g. https://api.internal.example/v1",
+            );
+        }
     };
     let scheme = match url.scheme() {
         "https" => Scheme::Https,
@@ -250,7 +292,12 @@ pub(super) fn parse_base_url(text: &str, allow_http: bool) -> Result<(Origin, Ba
                 "use https, or set 'dangerous: {allow_plaintext_http: true}' if the network is trusted",
             );
         }
-        other => return fail(format!("base_url scheme '{other}' is not http or https"), "use https"),
+        other => {
+            return fail(
+                format!("base_url scheme '{other}' is not http or https"),
+                "use https",
+            );
+        }
     };
     if !url.username().is_empty() || url.password().is_some() {
         return fail(
@@ -268,14 +315,22 @@ pub(super) fn parse_base_url(text: &str, allow_http: bool) -> Result<(Origin, Ba
         Some(url::Host::Domain(d)) => Host::Domain(d.to_ascii_lowercase()),
         Some(url::Host::Ipv4(a)) => Host::Ip(a.into()),
         Some(url::Host::Ipv6(a)) => Host::Ip(a.into()),
-        None => return fail("base_url has no host".into(), "write e.g. https://api.internal.example"),
+        None => {
+            return fail(
+                "base_url has no host".into(),
+                "write e.g. https://api.internal.example",
+            );
+        }
     };
     let Some(port) = url.port_or_known_default() else {
         return fail("base_url has no port".into(), "add one");
     };
     check_raw_base_path(text)?;
     let base = url.path().trim_end_matches('/');
-    Ok((Origin { scheme, host, port }, BasePath::new_unchecked(base.to_owned())))
+    Ok((
+        Origin { scheme, host, port },
+        BasePath::new_unchecked(base.to_owned()),
+    ))
 }
 
 /// The url crate quietly resolves `..` and `.`; a base path that needed that is refused, so the
@@ -291,7 +346,9 @@ fn check_raw_base_path(text: &str) -> Result<(), (String, String)> {
         || path.split('/').any(|s| s == "." || s == "..");
     if bad {
         return Err((
-            format!("base_url path '{path}' holds dot segments, '//', backslashes or encoded separators"),
+            format!(
+                "base_url path '{path}' holds dot segments, '//', backslashes or encoded separators"
+            ),
             "write the canonical path, e.g. /api/v2".into(),
         ));
     }
@@ -378,11 +435,18 @@ fn compile_headers(c: &mut Compiler, raw: Option<&RawHeaders>, ctx: &str) -> Hea
         };
         if headers::is_forbidden_request_header(&name) {
             let msg = format!("header '{name_text}' cannot be injected");
-            c.error(ErrorKind::Header, &at, ctx, msg, "remove it; hop-by-hop, routing and forwarding headers are set by harpoon or never");
+            c.error(
+                ErrorKind::Header,
+                &at,
+                ctx,
+                msg,
+                "remove it; hop-by-hop, routing and forwarding headers are set by harpoon or never",
+            );
             continue;
         }
         if injected.iter().any(|h| h.name == name) {
-            let msg = format!("header '{name_text}' is injected twice (names are case-insensitive)");
+            let msg =
+                format!("header '{name_text}' is injected twice (names are case-insensitive)");
             c.error(ErrorKind::Duplicate, &at, ctx, msg, "keep one");
             continue;
         }
@@ -404,7 +468,13 @@ fn compile_injected(
     let template = match SecretTemplate::parse(text) {
         Ok(t) => t,
         Err(m) => {
-            c.error(ErrorKind::Secret, &at, ctx, format!("injected header '{written}' {m}"), "");
+            c.error(
+                ErrorKind::Secret,
+                &at,
+                ctx,
+                format!("injected header '{written}' {m}"),
+                "",
+            );
             return None;
         }
     };
@@ -414,7 +484,13 @@ fn compile_injected(
             Ok(s) => InjectedValue::Resolved(s),
             Err(m) => {
                 let msg = format!("injected header '{written}': {m}");
-                c.error(ErrorKind::Secret, &at, ctx, msg, "provide the secret to harpoon's process");
+                c.error(
+                    ErrorKind::Secret,
+                    &at,
+                    ctx,
+                    msg,
+                    "provide the secret to harpoon's process",
+                );
                 return None;
             }
         },
@@ -427,7 +503,11 @@ fn compile_injected(
     })
 }
 
-fn compile_response_headers(c: &mut Compiler, raw: Option<&[Spanned<String>]>, ctx: &str) -> Vec<HeaderName> {
+fn compile_response_headers(
+    c: &mut Compiler,
+    raw: Option<&[Spanned<String>]>,
+    ctx: &str,
+) -> Vec<HeaderName> {
     let Some(raw) = raw else {
         return headers::DEFAULT_RESPONSE_HEADERS
             .iter()
@@ -457,20 +537,52 @@ fn compile_response_headers(c: &mut Compiler, raw: Option<&[Spanned<String>]>, c
 
 fn compile_limits(c: &mut Compiler, raw: &RawLimits, ctx: &str) -> Limits {
     let mut limits = Limits::default();
-    let bytes = |c: &mut Compiler, field: &Option<Spanned<String>>, key: &str, max: u64, out: &mut u64| {
-        if let Some(v) = field {
-            let at = c.loc(v);
-            match limits::parse_bytes(&v.value) {
-                Ok(0) => c.error(ErrorKind::Limit, &at, ctx, format!("limits.{key} is 0"), "give a positive size"),
-                Ok(n) if n > max => c.error(ErrorKind::Limit, &at, ctx, format!("limits.{key} {} is above the ceiling of {}", v.value, limits::format_bytes(max)), "lower it"),
-                Ok(n) => *out = n,
-                Err(m) => c.error(ErrorKind::Limit, &at, ctx, format!("limits.{key}: {m}"), ""),
+    let bytes =
+        |c: &mut Compiler, field: &Option<Spanned<String>>, key: &str, max: u64, out: &mut u64| {
+            if let Some(v) = field {
+                let at = c.loc(v);
+                match limits::parse_bytes(&v.value) {
+                    Ok(0) => c.error(
+                        ErrorKind::Limit,
+                        &at,
+                        ctx,
+                        format!("limits.{key} is 0"),
+                        "give a positive size",
+                    ),
+                    Ok(n) if n > max => c.error(
+                        ErrorKind::Limit,
+                        &at,
+                        ctx,
+                        format!(
+                            "limits.{key} {} is above the ceiling of {}",
+                            v.value,
+                            limits::format_bytes(max)
+                        ),
+                        "lower it",
+                    ),
+                    Ok(n) => *out = n,
+                    Err(m) => c.error(ErrorKind::Limit, &at, ctx, format!("limits.{key}: {m}"), ""),
+                }
             }
-        }
-    };
-    bytes(c, &raw.request_bytes, "request_bytes", limits::MAX_REQUEST_BYTES, &mut limits.request_bytes);
-    bytes(c, &raw.response_bytes, "response_bytes", limits::MAX_RESPONSE_BYTES, &mut limits.response_bytes);
-    let duration = |c: &mut Compiler, field: &Option<Spanned<String>>, key: &str, out: &mut std::time::Duration| {
+        };
+    bytes(
+        c,
+        &raw.request_bytes,
+        "request_bytes",
+        limits::MAX_REQUEST_BYTES,
+        &mut limits.request_bytes,
+    );
+    bytes(
+        c,
+        &raw.response_bytes,
+        "response_bytes",
+        limits::MAX_RESPONSE_BYTES,
+        &mut limits.response_bytes,
+    );
+    let duration = |c: &mut Compiler,
+                    field: &Option<Spanned<String>>,
+                    key: &str,
+                    out: &mut std::time::Duration| {
         if let Some(v) = field {
             let at = c.loc(v);
             match limits::parse_duration(&v.value) {
@@ -478,7 +590,12 @@ fn compile_limits(c: &mut Compiler, raw: &RawLimits, ctx: &str) -> Limits {
                     ErrorKind::Limit,
                     &at,
                     ctx,
-                    format!("limits.{key} {} is outside {}ms..{}s", v.value, limits::MIN_TIMEOUT.as_millis(), limits::MAX_TIMEOUT.as_secs()),
+                    format!(
+                        "limits.{key} {} is outside {}ms..{}s",
+                        v.value,
+                        limits::MIN_TIMEOUT.as_millis(),
+                        limits::MAX_TIMEOUT.as_secs()
+                    ),
                     "pick a value in that range",
                 ),
                 Ok(d) => *out = d,
@@ -487,13 +604,28 @@ fn compile_limits(c: &mut Compiler, raw: &RawLimits, ctx: &str) -> Limits {
         }
     };
     duration(c, &raw.timeout, "timeout", &mut limits.timeout);
-    duration(c, &raw.connect_timeout, "connect_timeout", &mut limits.connect_timeout);
+    duration(
+        c,
+        &raw.connect_timeout,
+        "connect_timeout",
+        &mut limits.connect_timeout,
+    );
     limits.connect_timeout = limits.connect_timeout.min(limits.timeout);
     if let Some(v) = &raw.concurrency {
         let at = c.loc(v);
         if v.value == 0 || v.value > limits::MAX_CONCURRENCY {
-            let msg = format!("limits.concurrency {} is outside 1..{}", v.value, limits::MAX_CONCURRENCY);
-            c.error(ErrorKind::Limit, &at, ctx, msg, "pick a value in that range");
+            let msg = format!(
+                "limits.concurrency {} is outside 1..{}",
+                v.value,
+                limits::MAX_CONCURRENCY
+            );
+            c.error(
+                ErrorKind::Limit,
+                &at,
+                ctx,
+                msg,
+                "pick a value in that range",
+            );
         } else {
             limits.concurrency = v.value;
         }
@@ -502,7 +634,11 @@ fn compile_limits(c: &mut Compiler, raw: &RawLimits, ctx: &str) -> Limits {
         let at = c.loc(v);
         match limits::parse_rate(&v.value) {
             Ok(r) if r.per_second() > limits::MAX_RATE_PER_SECOND => {
-                let msg = format!("limits.rate {} is above the ceiling of {} per second", v.value, limits::MAX_RATE_PER_SECOND);
+                let msg = format!(
+                    "limits.rate {} is above the ceiling of {} per second",
+                    v.value,
+                    limits::MAX_RATE_PER_SECOND
+                );
                 c.error(ErrorKind::Limit, &at, ctx, msg, "lower it")
             }
             Ok(r) => limits.rate = Some(r),
@@ -514,7 +650,13 @@ fn compile_limits(c: &mut Compiler, raw: &RawLimits, ctx: &str) -> Limits {
         match v.value.as_str() {
             "truncate" => limits.oversize = Oversize::Truncate,
             "error" => limits.oversize = Oversize::Error,
-            other => c.error(ErrorKind::Limit, &at, ctx, format!("limits.oversize '{other}' is not truncate or error"), "write truncate or error"),
+            other => c.error(
+                ErrorKind::Limit,
+                &at,
+                ctx,
+                format!("limits.oversize '{other}' is not truncate or error"),
+                "write truncate or error",
+            ),
         }
     }
     limits
@@ -524,7 +666,11 @@ fn compile_redirects(c: &mut Compiler, raw: &RawTarget, ctx: &str) -> u8 {
     let Some(r) = &raw.redirects else { return 0 };
     if r.value > u32::from(limits::MAX_REDIRECTS) {
         let at = c.loc(r);
-        let msg = format!("redirects {} is above the ceiling of {}", r.value, limits::MAX_REDIRECTS);
+        let msg = format!(
+            "redirects {} is above the ceiling of {}",
+            r.value,
+            limits::MAX_REDIRECTS
+        );
         c.error(ErrorKind::Limit, &at, ctx, msg, "lower it");
         return 0;
     }

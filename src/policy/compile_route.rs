@@ -3,13 +3,12 @@
 use super::compile::Compiler;
 use super::model::{BodySpec, PathRule, PathRules, QueryRule, Route};
 use super::param::{ParamSpec, ParamType, Pattern};
-use super::path::{PathGlob, build_glob};
+use super::path::PathGlob;
 use super::schema::BodySchema;
 use super::template::{PathTemplate, TemplateError};
 use super::types::{Label, Method, MethodSet, RouteName, ToolName};
 use crate::config::raw::{RawBody, RawParam, RawPathRule, RawRoute};
 use crate::config::{ErrorKind, Location};
-use globset::GlobSetBuilder;
 use http::HeaderValue;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -22,20 +21,41 @@ pub const MAX_ENUM_VALUES: usize = 256;
 
 const METHOD_HINT: &str = "use one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, in upper case";
 
-pub(super) fn compile_route(c: &mut Compiler, label: &Label, raw: &Spanned<RawRoute>, target_ctx: &str) -> Option<Route> {
+pub(super) fn compile_route(
+    c: &mut Compiler,
+    label: &Label,
+    raw: &Spanned<RawRoute>,
+    target_ctx: &str,
+) -> Option<Route> {
     let r = &raw.value;
     let before = c.errors.len();
     let ctx = format!("{target_ctx} route '{}'", r.name.value);
     let name_at = c.loc(&r.name);
     let name = RouteName::parse(&r.name.value)
-        .map_err(|m| c.error(ErrorKind::Name, &name_at, target_ctx, m, "use lowercase letters, digits, '_' and '-', at most 63"))
+        .map_err(|m| {
+            c.error(
+                ErrorKind::Name,
+                &name_at,
+                target_ctx,
+                m,
+                "use lowercase letters, digits, '_' and '-', at most 63",
+            )
+        })
         .ok();
     let tool = match &r.tool {
         None => name.as_ref().map(|n| ToolName::for_route(label, n)),
         Some(t) => {
             let at = c.loc(t);
             ToolName::parse(&t.value)
-                .map_err(|m| c.error(ErrorKind::Name, &at, &ctx, m, "pick another name, or drop 'tool' to get '<label>.<route>'"))
+                .map_err(|m| {
+                    c.error(
+                        ErrorKind::Name,
+                        &at,
+                        &ctx,
+                        m,
+                        "pick another name, or drop 'tool' to get '<label>.<route>'",
+                    )
+                })
                 .ok()
         }
     };
@@ -44,7 +64,13 @@ pub(super) fn compile_route(c: &mut Compiler, label: &Label, raw: &Spanned<RawRo
     let template = match PathTemplate::parse(&r.path.value) {
         Ok(t) => Some(t),
         Err(TemplateError::Syntax(m)) => {
-            c.error(ErrorKind::Template, &path_at, &ctx, format!("path '{}' {m}", r.path.value), "");
+            c.error(
+                ErrorKind::Template,
+                &path_at,
+                &ctx,
+                format!("path '{}' {m}", r.path.value),
+                "",
+            );
             None
         }
     };
@@ -59,8 +85,17 @@ pub(super) fn compile_route(c: &mut Compiler, label: &Label, raw: &Spanned<RawRo
         for (pname, raw_param) in &r.params {
             let at = c.loc(raw_param);
             if !params.contains_key(pname) {
-                let msg = format!("declares parameter '{pname}', which path '{}' does not use", r.path.value);
-                c.error(ErrorKind::Param, &at, &ctx, msg, &format!("add '{{{pname}}}' to the path or remove the declaration"));
+                let msg = format!(
+                    "declares parameter '{pname}', which path '{}' does not use",
+                    r.path.value
+                );
+                c.error(
+                    ErrorKind::Param,
+                    &at,
+                    &ctx,
+                    msg,
+                    &format!("add '{{{pname}}}' to the path or remove the declaration"),
+                );
                 continue;
             }
             if let Some(spec) = compile_param(c, pname, &raw_param.value, true, &at, &ctx) {
@@ -74,12 +109,24 @@ pub(super) fn compile_route(c: &mut Compiler, label: &Label, raw: &Spanned<RawRo
         let at = c.loc(raw_param);
         if !valid_query_name(qname) {
             let msg = format!("query parameter name '{qname}' is not valid");
-            c.error(ErrorKind::Param, &at, &ctx, msg, "use letters, digits and '_', '-', '.', '[' or ']', at most 128");
+            c.error(
+                ErrorKind::Param,
+                &at,
+                &ctx,
+                msg,
+                "use letters, digits and '_', '-', '.', '[' or ']', at most 128",
+            );
             continue;
         }
         if params.contains_key(qname) {
             let msg = format!("query parameter '{qname}' has the name of a path parameter");
-            c.error(ErrorKind::Param, &at, &ctx, msg, "rename one: both become tool arguments");
+            c.error(
+                ErrorKind::Param,
+                &at,
+                &ctx,
+                msg,
+                "rename one: both become tool arguments",
+            );
             continue;
         }
         check_argument_name(c, qname, &at, &ctx);
@@ -88,7 +135,10 @@ pub(super) fn compile_route(c: &mut Compiler, label: &Label, raw: &Spanned<RawRo
             param_locations.insert(qname.clone(), at);
         }
     }
-    let body = r.body.as_ref().and_then(|b| compile_body(c, b, method, &ctx));
+    let body = r
+        .body
+        .as_ref()
+        .and_then(|b| compile_body(c, b, method, &ctx));
     if c.errors.len() > before {
         return None;
     }
@@ -114,7 +164,10 @@ fn parse_method(c: &mut Compiler, raw: &Spanned<String>, ctx: &str) -> Option<Me
         let msg = if matches!(upper.as_str(), "TRACE" | "CONNECT") {
             format!("method '{}' can never be granted", raw.value)
         } else if Method::parse(&upper).is_some() {
-            format!("method '{}' must be written in upper case ('{upper}')", raw.value)
+            format!(
+                "method '{}' must be written in upper case ('{upper}')",
+                raw.value
+            )
         } else {
             format!("method '{}' is not known", raw.value)
         };
@@ -139,20 +192,39 @@ pub fn valid_query_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'[' | b']'))
 }
 
-fn compile_param(c: &mut Compiler, name: &str, raw: &RawParam, in_path: bool, at: &Location, ctx: &str) -> Option<ParamSpec> {
+fn compile_param(
+    c: &mut Compiler,
+    name: &str,
+    raw: &RawParam,
+    in_path: bool,
+    at: &Location,
+    ctx: &str,
+) -> Option<ParamSpec> {
     let before = c.errors.len();
     let pctx = format!("{ctx} parameter '{name}'");
     let kind = match &raw.kind {
         None => ParamType::String,
         Some(k) => ParamType::parse(&k.value).unwrap_or_else(|| {
             let msg = format!("type '{}' is not known", k.value);
-            c.error(ErrorKind::Param, at, &pctx, msg, "use string, integer, number or boolean");
+            c.error(
+                ErrorKind::Param,
+                at,
+                &pctx,
+                msg,
+                "use string, integer, number or boolean",
+            );
             ParamType::String
         }),
     };
     let pattern = raw.pattern.as_ref().and_then(|p| {
         if kind != ParamType::String {
-            c.error(ErrorKind::Param, at, &pctx, "a pattern applies only to strings", "remove it or make the type string");
+            c.error(
+                ErrorKind::Param,
+                at,
+                &pctx,
+                "a pattern applies only to strings",
+                "remove it or make the type string",
+            );
             return None;
         }
         Pattern::parse(&p.value)
@@ -173,11 +245,23 @@ fn compile_param(c: &mut Compiler, name: &str, raw: &RawParam, in_path: bool, at
     };
     for v in &one_of {
         if let Err(why) = probe.check(v) {
-            c.error(ErrorKind::Param, at, &pctx, format!("enum value {v} {why}"), "make every enum value match the type");
+            c.error(
+                ErrorKind::Param,
+                at,
+                &pctx,
+                format!("enum value {v} {why}"),
+                "make every enum value match the type",
+            );
         }
     }
     if in_path && raw.required == Some(false) {
-        c.error(ErrorKind::Param, at, &pctx, "path parameters are always required", "remove 'required: false'");
+        c.error(
+            ErrorKind::Param,
+            at,
+            &pctx,
+            "path parameters are always required",
+            "remove 'required: false'",
+        );
     }
     if c.errors.len() > before {
         return None;
@@ -191,21 +275,48 @@ fn compile_param(c: &mut Compiler, name: &str, raw: &RawParam, in_path: bool, at
     })
 }
 
-fn compile_body(c: &mut Compiler, raw: &Spanned<RawBody>, method: Option<Method>, ctx: &str) -> Option<BodySpec> {
+fn compile_body(
+    c: &mut Compiler,
+    raw: &Spanned<RawBody>,
+    method: Option<Method>,
+    ctx: &str,
+) -> Option<BodySpec> {
     let at = c.loc(raw);
     let b = &raw.value;
     if let Some(m) = method
         && !m.allows_body()
     {
-        c.error(ErrorKind::Body, &at, ctx, format!("{m} routes take no body"), "remove 'body' or use POST, PUT, PATCH or DELETE");
+        c.error(
+            ErrorKind::Body,
+            &at,
+            ctx,
+            format!("{m} routes take no body"),
+            "remove 'body' or use POST, PUT, PATCH or DELETE",
+        );
         return None;
     }
     let ct_at = c.loc(&b.content_type);
     let ct = b.content_type.value.trim();
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let valid_media = essence.split_once('/').is_some_and(|(t, s)| !t.is_empty() && !s.is_empty());
-    let Ok(content_type) = HeaderValue::from_str(ct).map_err(|_| ()).and_then(|v| if valid_media { Ok(v) } else { Err(()) }) else {
-        c.error(ErrorKind::Body, &ct_at, ctx, format!("content_type '{ct}' is not a media type"), "write e.g. application/json");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let valid_media = essence
+        .split_once('/')
+        .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty());
+    let Ok(content_type) = HeaderValue::from_str(ct)
+        .map_err(|_| ())
+        .and_then(|v| if valid_media { Ok(v) } else { Err(()) })
+    else {
+        c.error(
+            ErrorKind::Body,
+            &ct_at,
+            ctx,
+            format!("content_type '{ct}' is not a media type"),
+            "write e.g. application/json",
+        );
         return None;
     };
     let json = essence == "application/json" || essence.ends_with("+json");
@@ -219,9 +330,19 @@ fn compile_body(c: &mut Compiler, raw: &Spanned<RawBody>, method: Option<Method>
             }
         },
     };
-    if !json && let Some(s) = &b.schema && s.get("type").and_then(|t| t.as_str()) != Some("string") {
-        let msg = format!("a {essence} body is sent as text, so its schema must have 'type: string'");
-        c.error(ErrorKind::Body, &at, ctx, msg, "use a JSON content type for structured bodies");
+    if !json
+        && let Some(s) = &b.schema
+        && s.get("type").and_then(|t| t.as_str()) != Some("string")
+    {
+        let msg =
+            format!("a {essence} body is sent as text, so its schema must have 'type: string'");
+        c.error(
+            ErrorKind::Body,
+            &at,
+            ctx,
+            msg,
+            "use a JSON content type for structured bodies",
+        );
         return None;
     }
     Some(BodySpec {
@@ -232,24 +353,32 @@ fn compile_body(c: &mut Compiler, raw: &Spanned<RawBody>, method: Option<Method>
     })
 }
 
-pub(super) fn compile_path_rules(c: &mut Compiler, raw: &[Spanned<RawPathRule>], ctx: &str) -> PathRules {
+pub(super) fn compile_path_rules(
+    c: &mut Compiler,
+    raw: &[Spanned<RawPathRule>],
+    ctx: &str,
+) -> PathRules {
     let mut rules = Vec::new();
-    let mut builder = GlobSetBuilder::new();
     for r in raw {
         let at = c.loc(r);
         let glob_at = c.loc(&r.value.glob);
         let rctx = format!("{ctx} paths glob '{}'", r.value.glob.value);
         let methods = parse_methods(c, &r.value.methods, &at, &rctx);
-        let glob = match (PathGlob::parse(&r.value.glob.value), build_glob(&r.value.glob.value)) {
-            (Ok(g), Ok(raw_glob)) => Some((g, raw_glob)),
-            (Err(m), _) | (_, Err(m)) => {
-                c.error(ErrorKind::Glob, &glob_at, ctx, format!("glob '{}' {m}", r.value.glob.value), "");
+        let glob = match PathGlob::parse(&r.value.glob.value) {
+            Ok(g) => Some(g),
+            Err(m) => {
+                c.error(
+                    ErrorKind::Glob,
+                    &glob_at,
+                    ctx,
+                    format!("glob '{}' {m}", r.value.glob.value),
+                    "",
+                );
                 None
             }
         };
         let query = compile_query_rule(c, r.value.query.as_deref(), &rctx);
-        if let (Some(methods), Some((glob, raw_glob)), Some(query)) = (methods, glob, query) {
-            builder.add(raw_glob);
+        if let (Some(methods), Some(glob), Some(query)) = (methods, glob, query) {
             rules.push(PathRule {
                 methods,
                 glob,
@@ -258,11 +387,15 @@ pub(super) fn compile_path_rules(c: &mut Compiler, raw: &[Spanned<RawPathRule>],
             });
         }
     }
-    let set = builder.build().unwrap_or_else(|_| globset::GlobSet::empty());
-    PathRules { rules, set }
+    PathRules::new(rules)
 }
 
-fn parse_methods(c: &mut Compiler, raw: &[Spanned<String>], at: &Location, ctx: &str) -> Option<MethodSet> {
+fn parse_methods(
+    c: &mut Compiler,
+    raw: &[Spanned<String>],
+    at: &Location,
+    ctx: &str,
+) -> Option<MethodSet> {
     if raw.is_empty() {
         c.error(ErrorKind::Method, at, ctx, "lists no methods", METHOD_HINT);
         return None;
@@ -273,7 +406,13 @@ fn parse_methods(c: &mut Compiler, raw: &[Spanned<String>], at: &Location, ctx: 
         match parse_method(c, m, ctx) {
             Some(method) if !set.insert(method) => {
                 let mat = c.loc(m);
-                c.error(ErrorKind::Duplicate, &mat, ctx, format!("method {method} is listed twice"), "list it once");
+                c.error(
+                    ErrorKind::Duplicate,
+                    &mat,
+                    ctx,
+                    format!("method {method} is listed twice"),
+                    "list it once",
+                );
                 ok = false;
             }
             Some(_) => {}
@@ -283,8 +422,14 @@ fn parse_methods(c: &mut Compiler, raw: &[Spanned<String>], at: &Location, ctx: 
     ok.then_some(set)
 }
 
-fn compile_query_rule(c: &mut Compiler, raw: Option<&[Spanned<String>]>, ctx: &str) -> Option<QueryRule> {
-    let Some(raw) = raw else { return Some(QueryRule::Deny) };
+fn compile_query_rule(
+    c: &mut Compiler,
+    raw: Option<&[Spanned<String>]>,
+    ctx: &str,
+) -> Option<QueryRule> {
+    let Some(raw) = raw else {
+        return Some(QueryRule::Deny);
+    };
     if raw.len() == 1 && raw[0].value == "*" {
         return Some(QueryRule::Any);
     }
@@ -293,7 +438,13 @@ fn compile_query_rule(c: &mut Compiler, raw: Option<&[Spanned<String>]>, ctx: &s
         if !valid_query_name(&q.value) {
             let at = c.loc(q);
             let msg = format!("query name '{}' is not valid", q.value);
-            c.error(ErrorKind::Param, &at, ctx, msg, "use letters, digits and '_', '-', '.', '[' or ']'; or [\"*\"] alone for any name");
+            c.error(
+                ErrorKind::Param,
+                &at,
+                ctx,
+                msg,
+                "use letters, digits and '_', '-', '.', '[' or ']'; or [\"*\"] alone for any name",
+            );
             return None;
         }
         names.push(q.value.clone());

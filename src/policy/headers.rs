@@ -78,7 +78,8 @@ pub const DEFAULT_RESPONSE_HEADERS: &[&str] = &["content-type"];
 /// Whether a request header is forbidden for callers and allowlists alike.
 pub fn is_forbidden_request_header(name: &HeaderName) -> bool {
     let n = name.as_str();
-    FORBIDDEN_REQUEST_HEADERS.contains(&n) || FORBIDDEN_REQUEST_PREFIXES.iter().any(|p| n.starts_with(p))
+    FORBIDDEN_REQUEST_HEADERS.contains(&n)
+        || FORBIDDEN_REQUEST_PREFIXES.iter().any(|p| n.starts_with(p))
 }
 
 pub fn is_forbidden_response_header(name: &HeaderName) -> bool {
@@ -89,9 +90,11 @@ pub fn is_forbidden_response_header(name: &HeaderName) -> bool {
 pub fn is_credential_header(name: &HeaderName) -> bool {
     let n = name.as_str();
     CREDENTIAL_HEADERS.contains(&n)
-        || ["token", "secret", "password", "api-key", "apikey", "session"]
-            .iter()
-            .any(|w| n.contains(w))
+        || [
+            "token", "secret", "password", "api-key", "apikey", "session",
+        ]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 /// Parses a header name as an allowlist writes it (any case), or says why not.
@@ -110,10 +113,28 @@ mod tests {
 
     #[test]
     fn forbidden_request_headers() {
-        for name in ["Host", "X-Forwarded-For", "x-forwarded-whatever", "Forwarded", "X-Real-IP", "Connection", "Transfer-Encoding", "Proxy-Authorization", "X-HTTP-Method-Override", "Accept-Encoding", "X-Envoy-Original-Path"] {
+        for name in [
+            "Host",
+            "X-Forwarded-For",
+            "x-forwarded-whatever",
+            "Forwarded",
+            "X-Real-IP",
+            "Connection",
+            "Transfer-Encoding",
+            "Proxy-Authorization",
+            "X-HTTP-Method-Override",
+            "Accept-Encoding",
+            "X-Envoy-Original-Path",
+        ] {
             assert!(is_forbidden_request_header(&h(name)), "{name}");
         }
-        for name in ["Accept", "If-None-Match", "Authorization", "X-Request-Id", "Content-Type"] {
+        for name in [
+            "Accept",
+            "If-None-Match",
+            "Authorization",
+            "X-Request-Id",
+            "Content-Type",
+        ] {
             assert!(!is_forbidden_request_header(&h(name)), "{name}");
         }
     }
@@ -134,7 +155,11 @@ mod tests {
 
     #[test]
     fn names_are_validated() {
-        assert!(parse_name("Bad Header").unwrap_err().contains("not a valid header name"));
+        assert!(
+            parse_name("Bad Header")
+                .unwrap_err()
+                .contains("not a valid header name")
+        );
         assert!(parse_name("X-Ok").is_ok());
     }
 }

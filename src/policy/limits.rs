@@ -75,7 +75,7 @@ impl std::fmt::Display for Rate {
 /// `16 KiB`, `1 MiB`, `1500 B`: exact sizes in the largest binary unit that divides them.
 pub fn format_bytes(n: u64) -> String {
     for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if n >= size && n % size == 0 {
+        if n >= size && n.is_multiple_of(size) {
             return format!("{} {unit}", n / size);
         }
     }
@@ -112,9 +112,7 @@ impl Default for Limits {
 /// Parses `16KiB`, `1MiB`, `2MB`, `512B` or a bare number of bytes.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
     let n: u64 = digits
         .parse()
@@ -140,9 +138,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 /// Parses `250ms`, `5s`, `2m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
     let n: u64 = digits
         .parse()
@@ -192,7 +188,11 @@ mod tests {
         assert_eq!(parse_bytes("2MB"), Ok(2_000_000));
         assert_eq!(parse_bytes("4096"), Ok(4096));
         assert_eq!(parse_bytes("10 KiB"), Ok(10 * 1024));
-        assert!(parse_bytes("16kib").unwrap_err().contains("not a size unit"));
+        assert!(
+            parse_bytes("16kib")
+                .unwrap_err()
+                .contains("not a size unit")
+        );
         assert!(parse_bytes("KiB").unwrap_err().contains("not a size"));
         assert!(parse_bytes("99999999999999999999GiB").is_err());
     }
@@ -203,7 +203,11 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("5").unwrap_err().contains("no unit"));
-        assert!(parse_duration("5h").unwrap_err().contains("not a duration unit"));
+        assert!(
+            parse_duration("5h")
+                .unwrap_err()
+                .contains("not a duration unit")
+        );
     }
 
     #[test]

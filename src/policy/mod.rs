@@ -15,6 +15,8 @@ pub mod template;
 pub mod types;
 
 pub use compile_route::{RESERVED_ARGUMENTS, valid_query_name};
-pub use model::{BodySpec, Dangerous, InjectedHeader, PathRule, PathRules, Policy, QueryRule, Route, Target};
+pub use model::{
+    BodySpec, Dangerous, InjectedHeader, PathRule, PathRules, Policy, QueryRule, Route, Target,
+};
 pub use secret::SecretMode;
 pub use types::{Label, Method, MethodSet, Origin, ToolName};

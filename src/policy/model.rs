@@ -11,9 +11,10 @@ use super::secret::{InjectedValue, SecretTemplate};
 use super::template::PathTemplate;
 use super::types::{BasePath, Label, Method, MethodSet, Origin, RouteName, ToolName};
 use crate::config::Location;
-use globset::GlobSet;
+use globset::{GlobSet, GlobSetBuilder};
 use http::{HeaderName, HeaderValue};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 /// Every target of every loaded file, and indexes for the per-call lookups.
 #[derive(Debug)]
@@ -101,7 +102,7 @@ impl Target {
 
     /// Whether `name` is injected (so a caller value for it is dropped).
     pub fn injects(&self, name: &HeaderName) -> bool {
-        self.injected.iter().any(|h| &h.name == name)
+        self.injected.iter().any(|h| h.name == *name)
     }
 
     /// The URL prefix of every request: origin and base path, e.g. `https://h:8443/api/v2`.
@@ -188,11 +189,11 @@ pub struct PathRule {
 }
 
 /// A target's `paths` rules, with one `GlobSet` so a path is matched against all of them in
-/// one pass.
+/// one pass. The set is built on first use: start-up stays fast with thousands of targets.
 #[derive(Debug, Clone, Default)]
 pub struct PathRules {
     pub rules: Vec<PathRule>,
-    pub(super) set: GlobSet,
+    set: OnceLock<GlobSet>,
 }
 
 impl PathRules {
@@ -200,17 +201,33 @@ impl PathRules {
         self.rules.is_empty()
     }
 
-    /// The rules whose glob matches `path`, in file order, matched in one pass.
+    pub fn new(rules: Vec<PathRule>) -> Self {
+        Self {
+            rules,
+            set: OnceLock::new(),
+        }
+    }
+
+    /// The rules whose glob matches `path`, in file order, matched in one pass. Should the set
+    /// fail to build (a size limit), it matches nothing: requests are refused, never let by.
     pub fn matching(&self, path: &NormalizedPath) -> impl Iterator<Item = &PathRule> {
-        self.set
-            .matches(path.as_str())
+        let set = self.set.get_or_init(|| {
+            let mut builder = GlobSetBuilder::new();
+            for r in &self.rules {
+                builder.add(r.glob.glob().clone());
+            }
+            builder.build().unwrap_or_else(|_| GlobSet::empty())
+        });
+        set.matches(path.as_str())
             .into_iter()
             .map(move |i| &self.rules[i])
     }
 
     /// Every method some rule grants.
     pub fn methods(&self) -> MethodSet {
-        self.rules.iter().fold(MethodSet::default(), |acc, r| acc.union(r.methods))
+        self.rules
+            .iter()
+            .fold(MethodSet::default(), |acc, r| acc.union(r.methods))
     }
 }
 

@@ -60,7 +60,15 @@ struct Row<T> {
     source: &'static str,
 }
 
-const fn v4(a: u8, b: u8, c: u8, d: u8, len: u8, class: AddressClass, source: &'static str) -> Row<u32> {
+const fn v4(
+    a: u8,
+    b: u8,
+    c: u8,
+    d: u8,
+    len: u8,
+    class: AddressClass,
+    source: &'static str,
+) -> Row<u32> {
     Row {
         net: u32::from_be_bytes([a, b, c, d]),
         len,
@@ -74,13 +82,29 @@ use AddressClass::*;
 /// IPv4 rows, most specific first: the first match wins.
 const V4_TABLE: &[Row<u32>] = &[
     // Cloud metadata services (provider documentation).
-    v4(169, 254, 169, 254, 32, Metadata, "AWS/GCP/Azure/OpenStack instance metadata"),
+    v4(
+        169,
+        254,
+        169,
+        254,
+        32,
+        Metadata,
+        "AWS/GCP/Azure/OpenStack instance metadata",
+    ),
     v4(169, 254, 170, 2, 32, Metadata, "AWS ECS task metadata"),
     v4(169, 254, 169, 123, 32, Metadata, "AWS time sync service"),
     v4(169, 254, 169, 253, 32, Metadata, "AWS VPC DNS resolver"),
     v4(100, 100, 100, 200, 32, Metadata, "Alibaba Cloud metadata"),
     v4(168, 63, 129, 16, 32, Metadata, "Azure WireServer"),
-    v4(192, 0, 0, 192, 32, Metadata, "Oracle Cloud metadata (legacy)"),
+    v4(
+        192,
+        0,
+        0,
+        192,
+        32,
+        Metadata,
+        "Oracle Cloud metadata (legacy)",
+    ),
     // IANA IPv4 Special-Purpose Address Registry.
     v4(0, 0, 0, 0, 8, Unspecified, "RFC 791 'this network'"),
     v4(10, 0, 0, 0, 8, Private, "RFC 1918 private-use"),
@@ -88,16 +112,64 @@ const V4_TABLE: &[Row<u32>] = &[
     v4(127, 0, 0, 0, 8, Loopback, "RFC 1122 loopback"),
     v4(169, 254, 0, 0, 16, LinkLocal, "RFC 3927 link local"),
     v4(172, 16, 0, 0, 12, Private, "RFC 1918 private-use"),
-    v4(192, 0, 0, 0, 24, Reserved, "RFC 6890 IETF protocol assignments"),
-    v4(192, 0, 2, 0, 24, Reserved, "RFC 5737 documentation (TEST-NET-1)"),
-    v4(192, 88, 99, 0, 24, Reserved, "RFC 7526 deprecated 6to4 relay anycast"),
+    v4(
+        192,
+        0,
+        0,
+        0,
+        24,
+        Reserved,
+        "RFC 6890 IETF protocol assignments",
+    ),
+    v4(
+        192,
+        0,
+        2,
+        0,
+        24,
+        Reserved,
+        "RFC 5737 documentation (TEST-NET-1)",
+    ),
+    v4(
+        192,
+        88,
+        99,
+        0,
+        24,
+        Reserved,
+        "RFC 7526 deprecated 6to4 relay anycast",
+    ),
     v4(192, 168, 0, 0, 16, Private, "RFC 1918 private-use"),
     v4(198, 18, 0, 0, 15, Reserved, "RFC 2544 benchmarking"),
-    v4(198, 51, 100, 0, 24, Reserved, "RFC 5737 documentation (TEST-NET-2)"),
-    v4(203, 0, 113, 0, 24, Reserved, "RFC 5737 documentation (TEST-NET-3)"),
+    v4(
+        198,
+        51,
+        100,
+        0,
+        24,
+        Reserved,
+        "RFC 5737 documentation (TEST-NET-2)",
+    ),
+    v4(
+        203,
+        0,
+        113,
+        0,
+        24,
+        Reserved,
+        "RFC 5737 documentation (TEST-NET-3)",
+    ),
     // IANA IPv4 Multicast Address Space Registry (RFC 5771).
     v4(224, 0, 0, 0, 4, Multicast, "RFC 5771 multicast"),
-    v4(255, 255, 255, 255, 32, Multicast, "RFC 919 limited broadcast"),
+    v4(
+        255,
+        255,
+        255,
+        255,
+        32,
+        Multicast,
+        "RFC 919 limited broadcast",
+    ),
     v4(240, 0, 0, 0, 4, Reserved, "RFC 1112 reserved"),
 ];
 
@@ -119,22 +191,97 @@ const fn v6(segments: [u16; 8], len: u8, class: AddressClass, source: &'static s
 /// IPv6 rows, most specific first. Forms that carry an IPv4 address are unwrapped before
 /// this table is consulted.
 const V6_TABLE: &[Row<u128>] = &[
-    v6([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254], 128, Metadata, "AWS IMDS over IPv6"),
-    v6([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23], 128, Metadata, "AWS DNS/time over IPv6"),
-    v6([0, 0, 0, 0, 0, 0, 0, 0], 128, Unspecified, "RFC 4291 unspecified"),
+    v6(
+        [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254],
+        128,
+        Metadata,
+        "AWS IMDS over IPv6",
+    ),
+    v6(
+        [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23],
+        128,
+        Metadata,
+        "AWS DNS/time over IPv6",
+    ),
+    v6(
+        [0, 0, 0, 0, 0, 0, 0, 0],
+        128,
+        Unspecified,
+        "RFC 4291 unspecified",
+    ),
     v6([0, 0, 0, 0, 0, 0, 0, 1], 128, Loopback, "RFC 4291 loopback"),
-    v6([0, 0, 0, 0, 0, 0, 0, 0], 96, Reserved, "RFC 4291 deprecated IPv4-compatible"),
-    v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, Private, "RFC 8215 local-use IPv4/IPv6 translation"),
-    v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64, Reserved, "RFC 6666 discard-only"),
-    v6([0x100, 0, 0, 1, 0, 0, 0, 0], 64, Reserved, "RFC 9780 dummy prefix"),
-    v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, Reserved, "RFC 3849 documentation"),
-    v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, Reserved, "RFC 2928 IETF protocol assignments"),
-    v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, Reserved, "RFC 9637 documentation"),
-    v6([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16, Reserved, "RFC 9602 SRv6 SIDs"),
-    v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, Private, "RFC 4193 unique-local"),
-    v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, LinkLocal, "RFC 4291 link-local unicast"),
-    v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, Private, "RFC 3879 deprecated site-local"),
-    v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, Multicast, "RFC 4291 multicast"),
+    v6(
+        [0, 0, 0, 0, 0, 0, 0, 0],
+        96,
+        Reserved,
+        "RFC 4291 deprecated IPv4-compatible",
+    ),
+    v6(
+        [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
+        48,
+        Private,
+        "RFC 8215 local-use IPv4/IPv6 translation",
+    ),
+    v6(
+        [0x100, 0, 0, 0, 0, 0, 0, 0],
+        64,
+        Reserved,
+        "RFC 6666 discard-only",
+    ),
+    v6(
+        [0x100, 0, 0, 1, 0, 0, 0, 0],
+        64,
+        Reserved,
+        "RFC 9780 dummy prefix",
+    ),
+    v6(
+        [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0],
+        32,
+        Reserved,
+        "RFC 3849 documentation",
+    ),
+    v6(
+        [0x2001, 0, 0, 0, 0, 0, 0, 0],
+        23,
+        Reserved,
+        "RFC 2928 IETF protocol assignments",
+    ),
+    v6(
+        [0x3fff, 0, 0, 0, 0, 0, 0, 0],
+        20,
+        Reserved,
+        "RFC 9637 documentation",
+    ),
+    v6(
+        [0x5f00, 0, 0, 0, 0, 0, 0, 0],
+        16,
+        Reserved,
+        "RFC 9602 SRv6 SIDs",
+    ),
+    v6(
+        [0xfc00, 0, 0, 0, 0, 0, 0, 0],
+        7,
+        Private,
+        "RFC 4193 unique-local",
+    ),
+    v6(
+        [0xfe80, 0, 0, 0, 0, 0, 0, 0],
+        10,
+        LinkLocal,
+        "RFC 4291 link-local unicast",
+    ),
+    v6(
+        [0xfec0, 0, 0, 0, 0, 0, 0, 0],
+        10,
+        Private,
+        "RFC 3879 deprecated site-local",
+    ),
+    v6(
+        [0xff00, 0, 0, 0, 0, 0, 0, 0],
+        8,
+        Multicast,
+        "RFC 4291 multicast",
+    ),
 ];
 
 fn mask32(len: u8) -> u32 {
@@ -142,7 +289,11 @@ fn mask32(len: u8) -> u32 {
 }
 
 fn mask128(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - len) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    }
 }
 
 /// The IPv4 address an IPv6 address carries, if it is one of the transition forms.
@@ -213,7 +364,9 @@ pub enum AddressDenial {
 impl AddressDenial {
     pub fn message(self) -> String {
         match self {
-            AddressDenial::AlwaysDenied(c) => format!("peer is a {} address, which is always denied", c.as_str()),
+            AddressDenial::AlwaysDenied(c) => {
+                format!("peer is a {} address, which is always denied", c.as_str())
+            }
             AddressDenial::OwnListener => "peer is one of harpoon's own listeners".into(),
             AddressDenial::NotPublic(c) => format!(
                 "peer is a {} address and the target has no allow_cidrs (public addresses only)",
@@ -259,7 +412,11 @@ impl NetworkPolicy {
             };
         }
         let plain = unwrap(ip);
-        if self.allow.iter().any(|n| n.contains(&ip) || n.contains(&plain)) {
+        if self
+            .allow
+            .iter()
+            .any(|n| n.contains(&ip) || n.contains(&plain))
+        {
             Ok(())
         } else {
             Err(AddressDenial::OutsideAllowCidrs(class))
@@ -343,8 +500,14 @@ mod tests {
     fn public_only_without_cidrs() {
         let p = NetworkPolicy::default();
         assert_eq!(p.check(sa("8.8.8.8:443"), &[]), Ok(()));
-        assert_eq!(p.check(sa("10.0.0.1:443"), &[]), Err(AddressDenial::NotPublic(Private)));
-        assert_eq!(p.check(sa("127.0.0.1:80"), &[]), Err(AddressDenial::NotPublic(Loopback)));
+        assert_eq!(
+            p.check(sa("10.0.0.1:443"), &[]),
+            Err(AddressDenial::NotPublic(Private))
+        );
+        assert_eq!(
+            p.check(sa("127.0.0.1:80"), &[]),
+            Err(AddressDenial::NotPublic(Loopback))
+        );
         assert_eq!(
             p.check(sa("[::ffff:10.0.0.1]:443"), &[]),
             Err(AddressDenial::NotPublic(Private))
@@ -369,8 +532,16 @@ mod tests {
     #[test]
     fn metadata_is_denied_even_when_allowed() {
         let p = NetworkPolicy::new(vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()]);
-        for addr in ["169.254.169.254:80", "[fd00:ec2::254]:80", "[::ffff:169.254.169.254]:80", "0.0.0.0:80"] {
-            assert!(matches!(p.check(sa(addr), &[]), Err(AddressDenial::AlwaysDenied(_))), "{addr}");
+        for addr in [
+            "169.254.169.254:80",
+            "[fd00:ec2::254]:80",
+            "[::ffff:169.254.169.254]:80",
+            "0.0.0.0:80",
+        ] {
+            assert!(
+                matches!(p.check(sa(addr), &[]), Err(AddressDenial::AlwaysDenied(_))),
+                "{addr}"
+            );
         }
     }
 
@@ -378,9 +549,15 @@ mod tests {
     fn own_listeners_are_denied() {
         let p = NetworkPolicy::new(vec!["127.0.0.0/8".parse().unwrap()]);
         let own = [sa("127.0.0.1:8787")];
-        assert_eq!(p.check(sa("127.0.0.1:8787"), &own), Err(AddressDenial::OwnListener));
+        assert_eq!(
+            p.check(sa("127.0.0.1:8787"), &own),
+            Err(AddressDenial::OwnListener)
+        );
         assert_eq!(p.check(sa("127.0.0.1:9000"), &own), Ok(()));
         let any = [sa("0.0.0.0:8787")];
-        assert_eq!(p.check(sa("127.0.0.2:8787"), &any), Err(AddressDenial::OwnListener));
+        assert_eq!(
+            p.check(sa("127.0.0.2:8787"), &any),
+            Err(AddressDenial::OwnListener)
+        );
     }
 }

@@ -3,13 +3,20 @@
 
 use regex::{Regex, RegexBuilder};
 use serde_json::{Value, json};
+use std::sync::OnceLock;
 
 /// Longest parameter value: identifiers and filters, not documents.
 pub const MAX_PARAM_VALUE_BYTES: usize = 1024;
 
 /// Compiled-size cap of a pattern, so a careless pattern cannot blow up memory; the regex
 /// crate matches in linear time, so patterns cannot be made to backtrack.
-pub const MAX_PATTERN_SIZE: usize = 256 * 1024;
+pub const MAX_PATTERN_SIZE: usize = 1024 * 1024;
+
+/// Longest pattern text: identifiers and formats, not grammars.
+pub const MAX_PATTERN_LEN: usize = 1024;
+
+/// Deepest nesting of groups and repetitions in a pattern.
+pub const MAX_PATTERN_NEST: u32 = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {
@@ -50,22 +57,35 @@ impl ParamType {
     }
 }
 
-/// A pattern with the text it was written as (for schemas and messages).
+/// A pattern with the text it was written as (for schemas and messages). Its syntax is checked
+/// when the allowlist is compiled; the matcher is built on first use, so loading 10,000 routes
+/// does not build 10,000 automata up front.
 #[derive(Debug, Clone)]
 pub struct Pattern {
     text: String,
-    regex: Regex,
+    regex: OnceLock<Option<Regex>>,
 }
 
 impl Pattern {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let regex = RegexBuilder::new(text)
-            .size_limit(MAX_PATTERN_SIZE)
+        if text.len() > MAX_PATTERN_LEN {
+            return Err(format!(
+                "pattern is longer than {MAX_PATTERN_LEN} characters"
+            ));
+        }
+        regex_syntax::ParserBuilder::new()
+            .nest_limit(MAX_PATTERN_NEST)
             .build()
-            .map_err(|e| format!("pattern '{text}' does not compile: {}", first_line(&e.to_string())))?;
+            .parse(text)
+            .map_err(|e| {
+                format!(
+                    "pattern '{text}' does not compile: {}",
+                    first_line(&e.to_string())
+                )
+            })?;
         Ok(Self {
             text: text.to_owned(),
-            regex,
+            regex: OnceLock::new(),
         })
     }
 
@@ -73,9 +93,18 @@ impl Pattern {
         &self.text
     }
 
-    /// JSON Schema semantics: the pattern may match anywhere unless it is anchored.
+    /// JSON Schema semantics: the pattern may match anywhere unless it is anchored. A pattern
+    /// whose automaton exceeds the size cap matches nothing: the value is refused, never let by.
     pub fn is_match(&self, s: &str) -> bool {
-        self.regex.is_match(s)
+        self.regex
+            .get_or_init(|| {
+                RegexBuilder::new(&self.text)
+                    .size_limit(MAX_PATTERN_SIZE)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+            .is_some_and(|r| r.is_match(s))
     }
 
     pub fn is_anchored(&self) -> bool {
@@ -85,7 +114,11 @@ impl Pattern {
 
 /// The regex crate's message ends with the line that says what is wrong.
 fn first_line(s: &str) -> &str {
-    let last = s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(s).trim();
+    let last = s
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim();
     last.strip_prefix("error: ").unwrap_or(last)
 }
 
@@ -185,11 +218,23 @@ mod tests {
         let n = spec(ParamType::Integer, None, vec![]);
         assert_eq!(n.check(&json!(42)), Ok("42".into()));
         assert_eq!(n.check(&json!(4.5)), Err("must be an integer".into()));
-        let e = spec(ParamType::String, None, vec![json!("lines"), json!("customer")]);
+        let e = spec(
+            ParamType::String,
+            None,
+            vec![json!("lines"), json!("customer")],
+        );
         assert_eq!(e.check(&json!("lines")), Ok("lines".into()));
-        assert_eq!(e.check(&json!("x")), Err("must be one of \"lines\", \"customer\"".into()));
+        assert_eq!(
+            e.check(&json!("x")),
+            Err("must be one of \"lines\", \"customer\"".into())
+        );
         let long = "a".repeat(MAX_PARAM_VALUE_BYTES + 1);
-        assert!(spec(ParamType::String, None, vec![]).check(&json!(long)).unwrap_err().contains("longer"));
+        assert!(
+            spec(ParamType::String, None, vec![])
+                .check(&json!(long))
+                .unwrap_err()
+                .contains("longer")
+        );
     }
 
     #[test]
@@ -197,6 +242,10 @@ mod tests {
         assert!(Pattern::parse("^a$").unwrap().is_anchored());
         assert!(!Pattern::parse("a").unwrap().is_anchored());
         assert!(!Pattern::parse("^a").unwrap().is_anchored());
-        assert!(Pattern::parse("(").unwrap_err().contains("does not compile"));
+        assert!(
+            Pattern::parse("(")
+                .unwrap_err()
+                .contains("does not compile")
+        );
     }
 }

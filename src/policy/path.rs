@@ -5,6 +5,7 @@
 //! is sent.
 
 use globset::{Glob, GlobBuilder, GlobMatcher};
+use std::sync::OnceLock;
 
 /// Longest path a caller may send: far above real REST paths, low enough to bound matching.
 pub const MAX_PATH_LEN: usize = 2048;
@@ -34,9 +35,7 @@ impl PathError {
             PathError::NotAbsolute => "path must start with '/'",
             PathError::ControlCharacter => "path holds a control character",
             PathError::Backslash => "path holds a backslash",
-            PathError::QueryOrFragment => {
-                "path holds '?' or '#'; pass query parameters in 'query'"
-            }
+            PathError::QueryOrFragment => "path holds '?' or '#'; pass query parameters in 'query'",
             PathError::EmptySegment => "path holds an empty segment ('//')",
             PathError::DotSegment => "path holds a '.' or '..' segment (plain or encoded)",
             PathError::EncodedSeparator => "path holds an encoded '/', '\\' or NUL",
@@ -129,24 +128,39 @@ fn is_pchar(c: u8) -> bool {
     is_unreserved(c)
         || matches!(
             c,
-            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@'
+            b'!' | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
         )
 }
 
-/// A compiled `paths` glob. `*` and `?` never match '/'; `**` matches across segments.
+/// A parsed `paths` glob. `*` and `?` never match '/'; `**` matches across segments. The
+/// matcher is built on first use (targets match through their `GlobSet`; this one serves
+/// reviews and tests).
 #[derive(Debug, Clone)]
 pub struct PathGlob {
     text: String,
-    matcher: GlobMatcher,
+    glob: Glob,
+    matcher: OnceLock<GlobMatcher>,
 }
 
 impl PathGlob {
-    /// Compiles a glob, refusing anything that could not match a normalized path as written
-    /// or that hides a separator in a class.
+    /// Parses a glob, refusing anything that could not match a normalized path as written or
+    /// that hides a separator in a class.
     pub fn parse(text: &str) -> Result<Self, String> {
         Ok(Self {
             text: text.to_owned(),
-            matcher: build_glob(text)?.compile_matcher(),
+            glob: build_glob(text)?,
+            matcher: OnceLock::new(),
         })
     }
 
@@ -154,21 +168,31 @@ impl PathGlob {
         &self.text
     }
 
+    pub fn glob(&self) -> &Glob {
+        &self.glob
+    }
+
+    fn matcher(&self) -> &GlobMatcher {
+        self.matcher.get_or_init(|| self.glob.compile_matcher())
+    }
+
     pub fn is_match(&self, path: &NormalizedPath) -> bool {
-        self.matcher.is_match(path.as_str())
+        self.matcher().is_match(path.as_str())
     }
 
     /// Whether the glob text itself, read as a path, is matched: used to find rules that an
     /// earlier, broader rule shadows.
     pub fn matches_text_of(&self, other: &PathGlob) -> bool {
-        self.matcher.is_match(other.as_str())
+        self.matcher().is_match(other.as_str())
     }
 }
 
 /// Builds a globset `Glob` with our rules; the `GlobSet` of a target is built from these.
 pub fn build_glob(text: &str) -> Result<Glob, String> {
     if text.len() > MAX_GLOB_LEN {
-        return Err(format!("is longer than {MAX_GLOB_LEN} characters; shorten it"));
+        return Err(format!(
+            "is longer than {MAX_GLOB_LEN} characters; shorten it"
+        ));
     }
     if !text.starts_with('/') {
         return Err("must start with '/'; write it relative to base_url, e.g. '/reports/*'".into());
@@ -179,7 +203,10 @@ pub fn build_glob(text: &str) -> Result<Glob, String> {
         ));
     }
     if text.contains("[!") || text.contains("[^") {
-        return Err("uses a negated class ('[!...]'), which could match '/'; list the characters instead".into());
+        return Err(
+            "uses a negated class ('[!...]'), which could match '/'; list the characters instead"
+                .into(),
+        );
     }
     if text.contains("[/") || text.contains("/]") {
         return Err("has '/' inside a class; a class matches one character of one segment".into());
@@ -250,7 +277,10 @@ mod tests {
         for (input, want) in table {
             assert_eq!(n(input), Err(want), "{input:?}");
         }
-        assert_eq!(n(&format!("/{}", "a".repeat(MAX_PATH_LEN))), Err(PathError::TooLong));
+        assert_eq!(
+            n(&format!("/{}", "a".repeat(MAX_PATH_LEN))),
+            Err(PathError::TooLong)
+        );
     }
 
     #[test]
@@ -279,13 +309,21 @@ mod tests {
 
     #[test]
     fn refuses_risky_globs() {
-        assert!(build_glob("reports/*").unwrap_err().contains("start with '/'"));
+        assert!(
+            build_glob("reports/*")
+                .unwrap_err()
+                .contains("start with '/'")
+        );
         assert!(build_glob("/a/../b").unwrap_err().contains("'..' segment"));
         assert!(build_glob("/a//b").unwrap_err().contains("empty segment"));
         assert!(build_glob("/a/[!x]").unwrap_err().contains("negated class"));
         assert!(build_glob("/a/[/]").unwrap_err().contains("inside a class"));
         assert!(build_glob("/a\\*").unwrap_err().contains("holds '\\\\'"));
         assert!(build_glob("/a%2F*").unwrap_err().contains("holds '%'"));
-        assert!(build_glob("/a/{b").unwrap_err().contains("not a valid glob"));
+        assert!(
+            build_glob("/a/{b")
+                .unwrap_err()
+                .contains("not a valid glob")
+        );
     }
 }

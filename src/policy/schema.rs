@@ -147,7 +147,11 @@ impl BodySchema {
         let actual = JsonType::of(v);
         if !self.types.is_empty() && !self.types.iter().any(|t| t.accepts(actual)) {
             let want: Vec<&str> = self.types.iter().map(|t| t.name()).collect();
-            return Err(format!("{at}: must be {}, not {}", want.join(" or "), actual.name()));
+            return Err(format!(
+                "{at}: must be {}, not {}",
+                want.join(" or "),
+                actual.name()
+            ));
         }
         if let Some(allowed) = &self.one_of
             && !allowed.contains(v)
@@ -167,10 +171,16 @@ impl BodySchema {
     fn check_string(&self, s: &str, at: &str) -> Result<(), String> {
         let len = s.chars().count() as u64;
         if self.min_length.is_some_and(|m| len < m) {
-            return Err(format!("{at}: is shorter than {} characters", self.min_length.unwrap_or(0)));
+            return Err(format!(
+                "{at}: is shorter than {} characters",
+                self.min_length.unwrap_or(0)
+            ));
         }
         if self.max_length.is_some_and(|m| len > m) {
-            return Err(format!("{at}: is longer than {} characters", self.max_length.unwrap_or(0)));
+            return Err(format!(
+                "{at}: is longer than {} characters",
+                self.max_length.unwrap_or(0)
+            ));
         }
         if let Some(p) = &self.pattern
             && !p.is_match(s)
@@ -208,10 +218,16 @@ impl BodySchema {
     fn check_array(&self, items: &[Value], at: &str, depth: usize) -> Result<(), String> {
         let n = items.len() as u64;
         if self.min_items.is_some_and(|m| n < m) {
-            return Err(format!("{at}: has fewer than {} items", self.min_items.unwrap_or(0)));
+            return Err(format!(
+                "{at}: has fewer than {} items",
+                self.min_items.unwrap_or(0)
+            ));
         }
         if self.max_items.is_some_and(|m| n > m) {
-            return Err(format!("{at}: has more than {} items", self.max_items.unwrap_or(0)));
+            return Err(format!(
+                "{at}: has more than {} items",
+                self.max_items.unwrap_or(0)
+            ));
         }
         if let Some(schema) = &self.items {
             for (i, item) in items.iter().enumerate() {
@@ -229,10 +245,16 @@ impl BodySchema {
         }
         let n = map.len() as u64;
         if self.min_properties.is_some_and(|m| n < m) {
-            return Err(format!("{at}: has fewer than {} properties", self.min_properties.unwrap_or(0)));
+            return Err(format!(
+                "{at}: has fewer than {} properties",
+                self.min_properties.unwrap_or(0)
+            ));
         }
         if self.max_properties.is_some_and(|m| n > m) {
-            return Err(format!("{at}: has more than {} properties", self.max_properties.unwrap_or(0)));
+            return Err(format!(
+                "{at}: has more than {} properties",
+                self.max_properties.unwrap_or(0)
+            ));
         }
         for (key, value) in map {
             let place = format!("{at}.{key}");
@@ -240,7 +262,9 @@ impl BodySchema {
                 Some((_, schema)) => schema.validate_at(value, &place, depth + 1)?,
                 None => match &self.additional {
                     Some(None) => {
-                        return Err(format!("{at}: has the property '{key}', which the schema does not allow"));
+                        return Err(format!(
+                            "{at}: has the property '{key}', which the schema does not allow"
+                        ));
                     }
                     Some(Some(schema)) => schema.validate_at(value, &place, depth + 1)?,
                     None => {}
@@ -278,13 +302,23 @@ fn compile_at(schema: &Value, at: &str, depth: usize) -> Result<BodySchema, Stri
     Ok(out)
 }
 
-fn compile_keyword(out: &mut BodySchema, key: &str, value: &Value, place: &str, depth: usize) -> Result<(), String> {
+fn compile_keyword(
+    out: &mut BodySchema,
+    key: &str,
+    value: &Value,
+    place: &str,
+    depth: usize,
+) -> Result<(), String> {
     let count = || {
         value
             .as_u64()
             .ok_or_else(|| format!("{place}: must be a non-negative integer"))
     };
-    let number = || value.as_f64().ok_or_else(|| format!("{place}: must be a number"));
+    let number = || {
+        value
+            .as_f64()
+            .ok_or_else(|| format!("{place}: must be a number"))
+    };
     match key {
         "type" => out.types = compile_types(value, place)?,
         "properties" => {
@@ -292,14 +326,20 @@ fn compile_keyword(out: &mut BodySchema, key: &str, value: &Value, place: &str, 
                 return Err(format!("{place}: must be a mapping of property schemas"));
             };
             for (name, sub) in props {
-                out.properties
-                    .push((name.clone(), compile_at(sub, &format!("{place}/{name}"), depth + 1)?));
+                out.properties.push((
+                    name.clone(),
+                    compile_at(sub, &format!("{place}/{name}"), depth + 1)?,
+                ));
             }
         }
         "required" => {
             let names = value
                 .as_array()
-                .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+                .and_then(|a| {
+                    a.iter()
+                        .map(|v| v.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                })
                 .ok_or_else(|| format!("{place}: must be a list of property names"))?;
             out.required = names;
         }
@@ -401,18 +441,30 @@ mod tests {
             s.validate(&json!({"amount": 5, "reason": "other"})),
             Err("body.reason: must be one of \"dup\", \"fraud\"".into())
         );
-        assert_eq!(s.validate(&json!([])), Err("body: must be object, not array".into()));
+        assert_eq!(
+            s.validate(&json!([])),
+            Err("body: must be object, not array".into())
+        );
     }
 
     #[test]
     fn validates_arrays_and_numbers() {
-        let s = schema(json!({"type": "array", "maxItems": 2, "items": {"type": "number", "exclusiveMaximum": 10}}));
+        let s = schema(
+            json!({"type": "array", "maxItems": 2, "items": {"type": "number", "exclusiveMaximum": 10}}),
+        );
         assert_eq!(s.validate(&json!([1, 2.5])), Ok(()));
-        assert_eq!(s.validate(&json!([1, 2, 3])), Err("body: has more than 2 items".into()));
-        assert_eq!(s.validate(&json!([10])), Err("body[0]: must be less than 10".into()));
+        assert_eq!(
+            s.validate(&json!([1, 2, 3])),
+            Err("body: has more than 2 items".into())
+        );
+        assert_eq!(
+            s.validate(&json!([10])),
+            Err("body[0]: must be less than 10".into())
+        );
         let any_extra = schema(json!({"type": "object", "additionalProperties": true}));
         assert_eq!(any_extra.validate(&json!({"x": 1})), Ok(()));
-        let typed_extra = schema(json!({"type": "object", "additionalProperties": {"type": "string"}}));
+        let typed_extra =
+            schema(json!({"type": "object", "additionalProperties": {"type": "string"}}));
         assert_eq!(
             typed_extra.validate(&json!({"x": 1})),
             Err("body.x: must be string, not integer".into())
@@ -421,15 +473,35 @@ mod tests {
 
     #[test]
     fn refuses_unsupported_keywords() {
-        let e = BodySchema::compile(&json!({"type": "object", "properties": {"a": {"oneOf": []}}})).unwrap_err();
-        assert!(e.starts_with("#/properties/a/oneOf: the keyword 'oneOf' is not supported"), "{e}");
-        assert!(BodySchema::compile(&json!({"type": "thing"})).unwrap_err().contains("not a JSON type"));
-        assert!(BodySchema::compile(&json!({"$ref": "#/x"})).unwrap_err().contains("'$ref'"));
-        assert!(BodySchema::compile(&json!("object")).unwrap_err().contains("must be a mapping"));
+        let e = BodySchema::compile(&json!({"type": "object", "properties": {"a": {"oneOf": []}}}))
+            .unwrap_err();
+        assert!(
+            e.starts_with("#/properties/a/oneOf: the keyword 'oneOf' is not supported"),
+            "{e}"
+        );
+        assert!(
+            BodySchema::compile(&json!({"type": "thing"}))
+                .unwrap_err()
+                .contains("not a JSON type")
+        );
+        assert!(
+            BodySchema::compile(&json!({"$ref": "#/x"}))
+                .unwrap_err()
+                .contains("'$ref'")
+        );
+        assert!(
+            BodySchema::compile(&json!("object"))
+                .unwrap_err()
+                .contains("must be a mapping")
+        );
         let mut deep = json!({"type": "string"});
         for _ in 0..20 {
             deep = json!({"items": deep});
         }
-        assert!(BodySchema::compile(&deep).unwrap_err().contains("nests deeper"));
+        assert!(
+            BodySchema::compile(&deep)
+                .unwrap_err()
+                .contains("nests deeper")
+        );
     }
 }

@@ -37,7 +37,9 @@ impl SecretTemplate {
                 continue;
             }
             let Some(body) = rest.strip_prefix("${") else {
-                return Err("has a '$' that starts no reference; write '$$' for a literal '$'".into());
+                return Err(
+                    "has a '$' that starts no reference; write '$$' for a literal '$'".into(),
+                );
             };
             let Some(end) = body.find('}') else {
                 return Err("has an unclosed '${'; close it with '}'".into());
@@ -87,7 +89,9 @@ impl SecretTemplate {
                 Part::Env(name) => {
                     let v = env(name).unwrap_or_default();
                     if v.is_empty() {
-                        return Err(format!("${{env:{name}}} is not set or is empty; export {name}"));
+                        return Err(format!(
+                            "${{env:{name}}} is not set or is empty; export {name}"
+                        ));
                     }
                     value.push_str(&v);
                 }
@@ -114,29 +118,38 @@ fn parse_reference(reference: &str) -> Result<Part, String> {
         return if ok {
             Ok(Part::Env(name.to_owned()))
         } else {
-            Err(format!("'${{{reference}}}' names no valid variable; use letters, digits and '_'"))
+            Err(format!(
+                "'${{{reference}}}' names no valid variable; use letters, digits and '_'"
+            ))
         };
     }
     if let Some(path) = reference.strip_prefix("file:") {
         return if path.starts_with('/') && !path.contains('\0') {
             Ok(Part::File(path.to_owned()))
         } else {
-            Err(format!("'${{{reference}}}' must name an absolute path, e.g. ${{file:/run/secrets/token}}"))
+            Err(format!(
+                "'${{{reference}}}' must name an absolute path, e.g. ${{file:/run/secrets/token}}"
+            ))
         };
     }
-    Err(format!("'${{{reference}}}' is not a reference; use ${{env:NAME}} or ${{file:/path}}"))
+    Err(format!(
+        "'${{{reference}}}' is not a reference; use ${{env:NAME}} or ${{file:/path}}"
+    ))
 }
 
 fn read_secret_file(path: &str) -> Result<String, String> {
     use std::io::Read;
     let reference = format!("${{file:{path}}}");
-    let file = std::fs::File::open(path).map_err(|e| format!("{reference} cannot be read: {}", e.kind()))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("{reference} cannot be read: {}", e.kind()))?;
     let mut text = String::new();
     file.take(MAX_SECRET_FILE_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|e| format!("{reference} cannot be read as text: {}", e.kind()))?;
     if text.len() as u64 > MAX_SECRET_FILE_BYTES {
-        return Err(format!("{reference} is larger than {MAX_SECRET_FILE_BYTES} bytes"));
+        return Err(format!(
+            "{reference} is larger than {MAX_SECRET_FILE_BYTES} bytes"
+        ));
     }
     let trimmed = text.trim_end_matches(['\n', '\r']);
     if trimmed.is_empty() {
@@ -194,23 +207,41 @@ mod tests {
     #[test]
     fn parses_and_resolves_references() {
         let t = SecretTemplate::parse("Bearer ${env:TOKEN}").unwrap();
-        assert_eq!(t.parts(), &[Part::Text("Bearer ".into()), Part::Env("TOKEN".into())]);
+        assert_eq!(
+            t.parts(),
+            &[Part::Text("Bearer ".into()), Part::Env("TOKEN".into())]
+        );
         assert!(t.has_reference());
         let s = t.resolve(&env).unwrap();
         assert_eq!(s.header_value().to_str().unwrap(), "Bearer s3cr3t-value");
         assert!(s.header_value().is_sensitive());
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
-        assert_eq!(SecretTemplate::parse("a$$b").unwrap().parts(), &[Part::Text("a$b".into())]);
+        assert_eq!(
+            SecretTemplate::parse("a$$b").unwrap().parts(),
+            &[Part::Text("a$b".into())]
+        );
         assert!(!SecretTemplate::parse("plain").unwrap().has_reference());
     }
 
     #[test]
     fn errors_name_the_reference_never_the_value() {
-        let unset = SecretTemplate::parse("${env:MISSING}").unwrap().resolve(&env).unwrap_err();
-        assert_eq!(unset, "${env:MISSING} is not set or is empty; export MISSING");
-        let empty = SecretTemplate::parse("${env:EMPTY}").unwrap().resolve(&env).unwrap_err();
+        let unset = SecretTemplate::parse("${env:MISSING}")
+            .unwrap()
+            .resolve(&env)
+            .unwrap_err();
+        assert_eq!(
+            unset,
+            "${env:MISSING} is not set or is empty; export MISSING"
+        );
+        let empty = SecretTemplate::parse("${env:EMPTY}")
+            .unwrap()
+            .resolve(&env)
+            .unwrap_err();
         assert!(empty.starts_with("${env:EMPTY} is not set or is empty"));
-        let nl = SecretTemplate::parse("${env:NEWLINE}").unwrap().resolve(&env).unwrap_err();
+        let nl = SecretTemplate::parse("${env:NEWLINE}")
+            .unwrap()
+            .resolve(&env)
+            .unwrap_err();
         assert!(nl.contains("${env:NEWLINE}") && !nl.contains("a\nb"));
         let file = SecretTemplate::parse("${file:/nonexistent/harpoon-secret}")
             .unwrap()
@@ -221,11 +252,35 @@ mod tests {
 
     #[test]
     fn refuses_malformed_references() {
-        assert!(SecretTemplate::parse("${env:}").unwrap_err().contains("no valid variable"));
-        assert!(SecretTemplate::parse("${env:1A}").unwrap_err().contains("no valid variable"));
-        assert!(SecretTemplate::parse("${file:relative}").unwrap_err().contains("absolute path"));
-        assert!(SecretTemplate::parse("${vault:x}").unwrap_err().contains("not a reference"));
-        assert!(SecretTemplate::parse("${env:A").unwrap_err().contains("unclosed"));
-        assert!(SecretTemplate::parse("cost $5").unwrap_err().contains("'$$'"));
+        assert!(
+            SecretTemplate::parse("${env:}")
+                .unwrap_err()
+                .contains("no valid variable")
+        );
+        assert!(
+            SecretTemplate::parse("${env:1A}")
+                .unwrap_err()
+                .contains("no valid variable")
+        );
+        assert!(
+            SecretTemplate::parse("${file:relative}")
+                .unwrap_err()
+                .contains("absolute path")
+        );
+        assert!(
+            SecretTemplate::parse("${vault:x}")
+                .unwrap_err()
+                .contains("not a reference")
+        );
+        assert!(
+            SecretTemplate::parse("${env:A")
+                .unwrap_err()
+                .contains("unclosed")
+        );
+        assert!(
+            SecretTemplate::parse("cost $5")
+                .unwrap_err()
+                .contains("'$$'")
+        );
     }
 }

@@ -11,7 +11,8 @@ pub const MAX_TEMPLATE_LEN: usize = 1024;
 
 /// Every byte but ASCII letters, digits, `-`, `_` and `~` is encoded. `.` is encoded too, so
 /// no value can ever be read as a dot segment by any upstream's normalization.
-pub const PARAM_VALUE_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+pub const PARAM_VALUE_ENCODE_SET: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -38,10 +39,14 @@ impl PathTemplate {
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
         let err = |m: String| Err(TemplateError::Syntax(m));
         if text.len() > MAX_TEMPLATE_LEN {
-            return err(format!("is longer than {MAX_TEMPLATE_LEN} characters; shorten it"));
+            return err(format!(
+                "is longer than {MAX_TEMPLATE_LEN} characters; shorten it"
+            ));
         }
         let Some(rest) = text.strip_prefix('/') else {
-            return err("must start with '/'; write it relative to base_url, e.g. '/items/{id}'".into());
+            return err(
+                "must start with '/'; write it relative to base_url, e.g. '/items/{id}'".into(),
+            );
         };
         if let Some(c) = text.chars().find(|c| matches!(c, '?' | '#')) {
             return err(format!(
@@ -66,7 +71,9 @@ impl PathTemplate {
             if let Segment::Param(name) = s
                 && !seen.insert(name.as_str())
             {
-                return err(format!("uses '{{{name}}}' twice; give each parameter its own name"));
+                return err(format!(
+                    "uses '{{{name}}}' twice; give each parameter its own name"
+                ));
             }
         }
         Ok(Self {
@@ -106,7 +113,11 @@ impl PathTemplate {
             match s {
                 Segment::Literal(l) => out.push_str(l),
                 Segment::Param(p) => {
-                    let _ = write!(out, "{}", utf8_percent_encode(value(p), PARAM_VALUE_ENCODE_SET));
+                    let _ = write!(
+                        out,
+                        "{}",
+                        utf8_percent_encode(value(p), PARAM_VALUE_ENCODE_SET)
+                    );
                 }
             }
         }
@@ -121,11 +132,15 @@ impl PathTemplate {
     pub fn same_shape(&self, other: &PathTemplate) -> bool {
         self.trailing_slash == other.trailing_slash
             && self.segments.len() == other.segments.len()
-            && self.segments.iter().zip(&other.segments).all(|pair| match pair {
-                (Segment::Literal(a), Segment::Literal(b)) => a == b,
-                (Segment::Param(_), Segment::Param(_)) => true,
-                _ => false,
-            })
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|pair| match pair {
+                    (Segment::Literal(a), Segment::Literal(b)) => a == b,
+                    (Segment::Param(_), Segment::Param(_)) => true,
+                    _ => false,
+                })
     }
 }
 
@@ -154,7 +169,9 @@ fn parse_segment(part: &str) -> Result<Segment, TemplateError> {
                     "segment '{part}' mixes a parameter with text; a {{param}} must fill a whole segment"
                 ))
             } else {
-                err(format!("segment '{part}' has an unclosed '{{'; close it as '{{{inner}}}'"))
+                err(format!(
+                    "segment '{part}' has an unclosed '{{'; close it as '{{{inner}}}'"
+                ))
             };
         };
         if !valid_param_name(name) {

@@ -83,10 +83,17 @@ impl ToolName {
     /// harpoon's own tools.
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.is_empty() || s.len() > MAX_TOOL_NAME_LEN {
-            return Err(format!("tool name '{s}' must be 1 to {MAX_TOOL_NAME_LEN} characters"));
+            return Err(format!(
+                "tool name '{s}' must be 1 to {MAX_TOOL_NAME_LEN} characters"
+            ));
         }
-        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
-            return Err(format!("tool name '{s}' may hold only letters, digits, '_', '.' and '-'"));
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            return Err(format!(
+                "tool name '{s}' may hold only letters, digits, '_', '.' and '-'"
+            ));
         }
         if BUILTIN_TOOLS.contains(&s) {
             return Err(format!("tool name '{s}' is one of harpoon's own tools"));
@@ -122,9 +129,9 @@ fn valid_name(s: &str, max: usize, dash: bool) -> Result<(), &'static str> {
     if !(bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit()) {
         return Err("must start with a lowercase letter or a digit");
     }
-    let ok = bytes.iter().all(|&b| {
-        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || (dash && b == b'-')
-    });
+    let ok = bytes
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || (dash && b == b'-'));
     if ok {
         Ok(())
     } else {
@@ -188,7 +195,10 @@ impl Method {
 
     /// Whether a request of this method may carry a body.
     pub fn allows_body(self) -> bool {
-        matches!(self, Method::Post | Method::Put | Method::Patch | Method::Delete)
+        matches!(
+            self,
+            Method::Post | Method::Put | Method::Patch | Method::Delete
+        )
     }
 
     pub fn to_http(self) -> http::Method {
@@ -336,7 +346,16 @@ mod tests {
         assert!(Label::parse("billing").is_ok());
         assert!(Label::parse("a-b_c9").is_ok());
         assert!(Label::parse(&"a".repeat(64)).is_ok());
-        for bad in ["", "Billing", "-a", "_a", "a.b", "a b", "é", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Billing",
+            "-a",
+            "_a",
+            "a.b",
+            "a b",
+            "é",
+            &"a".repeat(65),
+        ] {
             assert!(Label::parse(bad).is_err(), "{bad:?} must be refused");
         }
     }
@@ -354,6 +373,9 @@ mod tests {
         let set: MethodSet = [Method::Get, Method::Post].into_iter().collect();
         assert!(set.contains(Method::Get) && set.contains(Method::Post));
         assert!(!set.contains(Method::Delete));
-        assert_eq!(set.iter().collect::<Vec<_>>(), vec![Method::Get, Method::Post]);
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            vec![Method::Get, Method::Post]
+        );
     }
 }
