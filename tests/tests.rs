@@ -3,7 +3,9 @@
 mod support;
 
 mod allowlist_errors;
+mod callout;
 mod check_cli;
+mod enforcement;
 mod hostile_files;
 mod lint_findings;
 mod schema_agreement;

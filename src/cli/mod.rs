@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. `main` parses and calls `run`.
 
 pub mod check;
+pub mod explain;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,10 +26,13 @@ pub struct Cli {
 pub enum Command {
     /// Validate allowlists and review what they grant (text, json or sarif).
     Check(check::CheckArgs),
+    /// Dry run: how a call would be decided, and the URL it would go to, without sending it.
+    Explain(explain::ExplainArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Explain(args) => explain::run(&args),
     }
 }

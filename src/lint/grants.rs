@@ -57,7 +57,7 @@ fn grant(t: &Target) -> Grant {
     Grant {
         label: t.label.to_string(),
         description: t.description.clone(),
-        base_url: t.base_url(),
+        base_url: t.base_url().to_owned(),
         network,
         routes: t.routes.iter().map(route_grant).collect(),
         paths: t

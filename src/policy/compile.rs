@@ -13,7 +13,7 @@ use crate::config::{ConfigError, ConfigErrors, ErrorKind, LoadedFile, Location};
 use http::HeaderName;
 use ipnet::IpNet;
 use serde_saphyr::Spanned;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Collects errors while compiling one file.
@@ -74,9 +74,13 @@ impl Policy {
         if !errors.is_empty() {
             return Err(ConfigErrors::from_vec(errors));
         }
+        let mut tool_order: Vec<(&ToolName, (usize, usize))> = tools.iter().map(|(k, v)| (k, *v)).collect();
+        tool_order.sort_by(|a, b| a.0.cmp(b.0));
+        let tool_order = tool_order.into_iter().map(|(_, v)| v).collect();
         Ok(Arc::new(Policy {
             targets,
             by_label,
+            tool_order,
             tools,
             files: files.iter().map(|f| f.name.to_string()).collect(),
         }))
@@ -106,7 +110,8 @@ fn compile_file(c: &mut Compiler, raw: &RawAllowlist, out: &mut Vec<Target>) {
         );
     }
     for t in &raw.targets {
-        if let Some(target) = compile_target(c, t) {
+        if let Some(mut target) = compile_target(c, t) {
+            target.index = out.len();
             out.push(target);
         }
     }
@@ -141,8 +146,8 @@ fn index_tools(
     targets: &[Target],
     by_label: &HashMap<Label, usize>,
     errors: &mut Vec<ConfigError>,
-) -> BTreeMap<ToolName, (usize, usize)> {
-    let mut tools: BTreeMap<ToolName, (usize, usize)> = BTreeMap::new();
+) -> HashMap<ToolName, (usize, usize)> {
+    let mut tools: HashMap<ToolName, (usize, usize)> = HashMap::new();
     for (t, target) in targets.iter().enumerate() {
         if by_label.get(&target.label) != Some(&t) {
             continue;
@@ -242,9 +247,17 @@ fn compile_target(c: &mut Compiler, raw: &RawTarget) -> Option<Target> {
         return None;
     }
     let (origin, base_path) = origin?;
+    let base_url = format!("{origin}{}", base_path.as_str());
+    let Ok(base) = url::Url::parse(&base_url) else {
+        c.error(ErrorKind::BaseUrl, &base_url_at, &ctx, format!("base_url '{base_url}' does not parse back"), "");
+        return None;
+    };
     Some(Target {
+        index: 0,
         label: label?,
         description: raw.description.clone(),
+        base,
+        base_url,
         origin,
         base_path,
         network,

@@ -140,6 +140,16 @@ mod tests {
     }
 
     #[test]
+    fn every_listed_header_is_recognised_by_the_fast_path() {
+        for name in FORBIDDEN_REQUEST_HEADERS {
+            assert!(is_forbidden_request_header(&h(name)), "{name}");
+        }
+        for prefix in FORBIDDEN_REQUEST_PREFIXES {
+            assert!(is_forbidden_request_header(&h(&format!("{prefix}anything"))), "{prefix}");
+        }
+    }
+
+    #[test]
     fn forbidden_response_headers() {
         assert!(is_forbidden_response_header(&h("Set-Cookie")));
         assert!(is_forbidden_response_header(&h("Transfer-Encoding")));

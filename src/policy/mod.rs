@@ -3,18 +3,23 @@
 
 pub mod compile;
 mod compile_route;
+pub mod decide;
 pub mod headers;
 pub mod limits;
 pub mod model;
 pub mod net;
 pub mod param;
 pub mod path;
+pub mod request;
 pub mod schema;
 pub mod secret;
+pub mod target_url;
 pub mod template;
 pub mod types;
 
 pub use compile_route::{RESERVED_ARGUMENTS, valid_query_name};
+pub use decide::{CallLimits, Decision, DenyReason, Permit, decide};
+pub use request::{ArgumentError, CallRequest};
 pub use model::{
     BodySpec, Dangerous, InjectedHeader, PathRule, PathRules, Policy, QueryRule, Route, Target,
 };

@@ -21,8 +21,10 @@ use std::sync::OnceLock;
 pub struct Policy {
     pub(super) targets: Vec<Target>,
     pub(super) by_label: HashMap<Label, usize>,
-    /// Route tool name -> (target index, route index); sorted, so tool lists are stable.
-    pub(super) tools: BTreeMap<ToolName, (usize, usize)>,
+    /// Route tool name -> (target index, route index), for the per-call lookup.
+    pub(super) tools: HashMap<ToolName, (usize, usize)>,
+    /// The same routes sorted by tool name, so tool lists are stable.
+    pub(super) tool_order: Vec<(usize, usize)>,
     /// Files the policy came from, in load order.
     pub(super) files: Vec<String>,
 }
@@ -46,7 +48,7 @@ impl Policy {
 
     /// All route tools, sorted by name.
     pub fn route_tools(&self) -> impl Iterator<Item = (&Target, &Route)> {
-        self.tools.values().map(|&(t, r)| {
+        self.tool_order.iter().map(|&(t, r)| {
             let target = &self.targets[t];
             (target, &target.routes[r])
         })
@@ -69,10 +71,17 @@ impl Policy {
 /// One labeled upstream.
 #[derive(Debug)]
 pub struct Target {
+    /// Position in `Policy::targets`: per-target runtime state (clients, limiters) is indexed
+    /// by it.
+    pub(super) index: usize,
     pub label: Label,
     pub description: Option<String>,
     pub origin: Origin,
     pub base_path: BasePath,
+    /// `origin + base_path`, computed once: every request URL starts with it.
+    pub(super) base_url: String,
+    /// The same, parsed once by the WHATWG parser: built URLs are checked against it.
+    pub(super) base: url::Url,
     pub network: NetworkPolicy,
     /// Headers a caller may set (lowercase names).
     pub caller_headers: Vec<HeaderName>,
@@ -92,6 +101,10 @@ pub struct Target {
 }
 
 impl Target {
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     pub fn may_set_header(&self, name: &HeaderName) -> bool {
         self.caller_headers.contains(name) && !headers::is_forbidden_request_header(name)
     }
@@ -106,8 +119,8 @@ impl Target {
     }
 
     /// The URL prefix of every request: origin and base path, e.g. `https://h:8443/api/v2`.
-    pub fn base_url(&self) -> String {
-        format!("{}{}", self.origin, self.base_path.as_str())
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 }
 

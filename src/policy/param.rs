@@ -173,6 +173,23 @@ impl ParamSpec {
         Ok(text)
     }
 
+    /// Checks a value that arrived as text (a path segment of a redirect target).
+    pub fn check_text(&self, text: &str) -> bool {
+        let value = match self.kind {
+            ParamType::String => Value::String(text.to_owned()),
+            ParamType::Integer | ParamType::Number => match serde_json::from_str::<Value>(text) {
+                Ok(v @ Value::Number(_)) => v,
+                _ => return false,
+            },
+            ParamType::Boolean => match text {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => return false,
+            },
+        };
+        self.check(&value).is_ok_and(|t| t == text)
+    }
+
     /// The JSON Schema of the parameter, for the tool's inputSchema.
     pub fn json_schema(&self) -> Value {
         let mut schema = json!({ "type": self.kind.as_str() });

@@ -46,3 +46,6 @@ pub fn no_secrets(_: &str) -> Option<String> {
 pub fn all_secrets(_: &str) -> Option<String> {
     Some("test-secret-value".to_owned())
 }
+
+pub mod engine;
+pub mod upstream;

@@ -1,0 +1,71 @@
+//! The HTTP client of one target: reqwest with rustls, no environment proxies, no automatic
+//! redirects, no retries, no decompression, a resolver that filters every answer through the
+//! target's network rule, and a connect-time check of the peer address.
+
+use super::OwnListeners;
+use super::peer_check::PeerCheckLayer;
+use super::resolver::{FilteringResolver, HostResolver};
+use crate::policy::Target;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Most response headers accepted from an upstream; more is a protocol error. Real APIs send
+/// a few dozen.
+pub const MAX_RESPONSE_HEADERS: usize = 128;
+
+/// How long an idle pooled connection is kept: long enough to reuse across an agent's bursts.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The TLS configuration every target shares: rustls with the ring provider and the
+/// platform's trust store.
+pub fn tls_config() -> Result<rustls::ClientConfig, String> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_platform_verifier()
+        .map_err(|e| format!("TLS trust store could not be loaded: {e}"))
+        .map(|b| b.with_no_client_auth())
+}
+
+/// A TLS configuration that trusts nothing, for machines without a trust store.
+pub fn tls_config_without_roots() -> Result<rustls::ClientConfig, String> {
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))
+        .map(|b| b.with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth())
+}
+
+pub(super) fn build(
+    target: &Target,
+    tls: Option<&rustls::ClientConfig>,
+    resolver: &Arc<dyn HostResolver>,
+    own: &OwnListeners,
+) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .retry(reqwest::retry::never())
+        .referer(false)
+        .http1_only()
+        .http1_max_headers(MAX_RESPONSE_HEADERS)
+        .tcp_nodelay(true)
+        .connect_timeout(target.limits.connect_timeout)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(target.limits.concurrency as usize)
+        .user_agent(concat!("harpoon/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(FilteringResolver {
+            inner: Arc::clone(resolver),
+            network: target.network.clone(),
+            own: own.clone(),
+            port: target.origin.port,
+        }))
+        .connector_layer(PeerCheckLayer {
+            network: target.network.clone(),
+            own: own.clone(),
+        });
+    if let Some(tls) = tls {
+        builder = builder.tls_backend_preconfigured(tls.clone());
+    }
+    builder.build().map_err(|e| format!("HTTP client setup failed: {e}"))
+}

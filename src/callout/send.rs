@@ -1,0 +1,150 @@
+//! Sending one permitted request: admission, the connect-time address check, injected headers,
+//! timeouts, redirects decided hop by hop, and a bounded read of the response.
+
+use super::body::{BoundedResponse, filter_headers, read_body, root_cause};
+use super::error::{CallError, Phase};
+use super::resolver::AddressRefused;
+use super::{Callout, TargetRuntime};
+use crate::policy::decide::decide_hop;
+use crate::policy::secret::InjectedValue;
+use crate::policy::types::{Host, Method};
+use crate::policy::{Permit, Target};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+impl Callout {
+    /// Sends a permitted request and reads its response within the permit's bounds. `cancel`
+    /// aborts the call (the MCP client cancelled it, or the server is shutting down).
+    pub async fn send(&self, permit: Permit<'_>, cancel: &CancellationToken) -> Result<BoundedResponse, CallError> {
+        let target = permit.target();
+        let runtime = self.runtime(target);
+        let _admission = runtime.limiter.admit(target.limits.concurrency)?;
+        let client = runtime.client(target, self)?;
+        let deadline = Instant::now() + permit.limits().timeout;
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(CallError::Cancelled),
+            result = self.follow(client, permit, deadline) => result,
+        }
+    }
+
+    async fn follow(&self, client: &reqwest::Client, permit: Permit<'_>, deadline: Instant) -> Result<BoundedResponse, CallError> {
+        let limits = permit.limits();
+        let target = permit.target();
+        let mut current = permit;
+        let mut hops: u8 = 0;
+        loop {
+            let response = self.send_once(client, &current, deadline, limits.timeout).await?;
+            let status = response.status().as_u16();
+            if limits.redirects > 0 && matches!(status, 301 | 302 | 303 | 307 | 308) {
+                if let Some(location) = response.headers().get(http::header::LOCATION) {
+                    if hops >= limits.redirects {
+                        return Err(CallError::TooManyRedirects { limit: limits.redirects });
+                    }
+                    let location = location
+                        .to_str()
+                        .map_err(|_| CallError::RedirectNotAllowed("the Location header is not text".into()))?
+                        .to_owned();
+                    let (method, keep_body) = redirect_method(status, current.method());
+                    current = decide_hop(&current, &location, method, keep_body).map_err(CallError::RedirectNotAllowed)?;
+                    hops += 1;
+                    continue;
+                }
+            }
+            let headers = filter_headers(target, response.headers());
+            let content_type = response
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let (body, full_size, truncated) =
+                read_body(response, limits.response_bytes, limits.oversize, deadline, limits.timeout).await?;
+            return Ok(BoundedResponse {
+                status,
+                headers,
+                body,
+                full_size,
+                truncated,
+                content_type,
+                redirects: hops,
+            });
+        }
+    }
+
+    async fn send_once(&self, client: &reqwest::Client, permit: &Permit<'_>, deadline: Instant, timeout: Duration) -> Result<reqwest::Response, CallError> {
+        let target = permit.target();
+        if let Host::Ip(ip) = target.origin.host {
+            // reqwest dials IP literals without resolving: check them here, before any socket.
+            let addr = SocketAddr::new(ip, target.origin.port);
+            target
+                .network
+                .check(addr, &self.own.snapshot())
+                .map_err(|denial| CallError::AddressNotAllowed { addr: Some(addr), denial })?;
+        }
+        let request = build_request(client, target, permit)?;
+        let response = tokio::time::timeout_at(deadline, client.execute(request))
+            .await
+            .map_err(|_| CallError::Timeout { phase: Phase::FirstByte, after: timeout })?;
+        response.map_err(|e| classify(&e, target.limits.connect_timeout))
+    }
+}
+
+fn build_request(client: &reqwest::Client, target: &Target, permit: &Permit<'_>) -> Result<reqwest::Request, CallError> {
+    let mut builder = client.request(permit.method().to_http(), permit.url().as_str());
+    let mut headers = http::HeaderMap::with_capacity(permit.headers().len() + target.injected.len() + 1);
+    for (name, value) in permit.headers() {
+        headers.insert(name.clone(), value.clone());
+    }
+    headers.insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
+    for h in &target.injected {
+        match &h.value {
+            InjectedValue::Resolved(secret) => {
+                headers.insert(h.name.clone(), secret.header_value().clone());
+            }
+            InjectedValue::Unresolved => return Err(CallError::SecretUnresolved),
+        }
+    }
+    builder = builder.headers(headers);
+    if !permit.body().is_empty() {
+        builder = builder.body(permit.body().clone());
+    }
+    builder.build().map_err(|e| CallError::Upstream(format!("the request could not be built: {}", root_cause(&e))))
+}
+
+/// RFC 9110 15.4: 303 turns any method but HEAD into GET; 301 and 302 turn POST into GET (as
+/// every client does); 307 and 308 keep the method and body.
+fn redirect_method(status: u16, method: Method) -> (Method, bool) {
+    match (status, method) {
+        (303, Method::Head) => (Method::Head, false),
+        (303, _) | (301 | 302, Method::Post) => (Method::Get, false),
+        _ => (method, true),
+    }
+}
+
+fn classify(e: &reqwest::Error, connect_timeout: Duration) -> CallError {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(refused) = err.downcast_ref::<AddressRefused>() {
+            return CallError::AddressNotAllowed { addr: Some(refused.addr), denial: refused.denial };
+        }
+        cur = err.source();
+    }
+    if e.is_connect() && e.is_timeout() {
+        return CallError::Timeout { phase: Phase::Connect, after: connect_timeout };
+    }
+    if e.is_connect() {
+        return CallError::Unreachable(root_cause(e));
+    }
+    CallError::Upstream(root_cause(e))
+}
+
+impl TargetRuntime {
+    fn client<'a>(&'a self, target: &Target, callout: &Callout) -> Result<&'a reqwest::Client, CallError> {
+        self.client
+            .get_or_init(|| super::client::build(target, Some(&callout.tls), &callout.resolver, &callout.own))
+            .as_ref()
+            .map_err(|e| CallError::Unreachable(e.clone()))
+    }
+}

@@ -1,0 +1,236 @@
+//! The callout against real upstreams on loopback that misbehave: redirects off the origin,
+//! endless bodies, compression bombs, resets, stalls, huge headers, overload.
+
+use crate::support::engine::{call, code, engine, response};
+use crate::support::upstream::{Reply, Upstream};
+use serde_json::json;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// One target on `upstream` with the given extra target lines.
+fn target(upstream: &str, extra: &str) -> String {
+    format!(
+        "version: 1\ntargets:\n  - label: api\n    base_url: {upstream}/api\n    network: {{ allow_cidrs: [127.0.0.1/32] }}\n    \
+         headers:\n      allow: [Accept, X-Request-Id]\n      inject: {{ Authorization: \"Bearer ${{env:TEST_TOKEN}}\" }}\n    \
+         response_headers: [Content-Type, ETag, Location]\n    dangerous: {{ allow_plaintext_http: true }}\n    \
+         paths: [{{ methods: [GET, POST], glob: \"/**\" }}]\n{extra}"
+    )
+}
+
+fn get(path: &str) -> serde_json::Value {
+    json!({"label": "api", "method": "GET", "path": path})
+}
+
+#[tokio::test]
+async fn injected_headers_reach_the_upstream_and_win() {
+    let up = Upstream::echo().await;
+    let engine = engine(&target(&up.url(), ""));
+    let args = json!({"label": "api", "method": "GET", "path": "/x", "headers": {"Accept": "application/json", "Authorization": "Bearer attacker"}});
+    let r = response(call(&engine, "call_target", args).await);
+    assert_eq!(r.status, 200);
+    let seen = &up.requests()[0];
+    assert_eq!(seen.header("authorization"), Some("Bearer s3cret-token-value"));
+    assert_eq!(seen.headers.iter().filter(|(n, _)| n == "authorization").count(), 1);
+    assert_eq!(seen.header("accept"), Some("application/json"));
+    assert_eq!(seen.header("accept-encoding"), Some("identity"));
+    assert!(seen.header("user-agent").is_some_and(|u| u.starts_with("harpoon/")));
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(body.contains("s3cret-token-value"), "the echo shows the injected header upstream");
+}
+
+#[tokio::test]
+async fn only_allowlisted_response_headers_come_back_and_never_set_cookie() {
+    let up = Upstream::start(|_| Reply::Respond {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "text/plain".into()),
+            ("etag".into(), "\"v1\"".into()),
+            ("set-cookie".into(), "session=secret".into()),
+            ("x-internal-host".into(), "db-7.internal".into()),
+        ],
+        body: b"ok".to_vec(),
+    })
+    .await;
+    let engine = engine(&target(&up.url(), ""));
+    let r = response(call(&engine, "call_target", get("/x")).await);
+    let names: Vec<&str> = r.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["content-type", "etag"]);
+}
+
+#[tokio::test]
+async fn a_redirect_off_the_origin_is_refused_before_it_is_dialled() {
+    let canary = Upstream::canary().await;
+    let off = format!("{}/api/x", canary.url());
+    let up = Upstream::start(move |_| Reply::redirect(302, &off)).await;
+    let engine = engine(&target(&up.url(), "    redirects: 3\n"));
+    let outcome = call(&engine, "call_target", get("/x")).await;
+    assert_eq!(code(&outcome), "redirect_not_allowed", "{outcome:?}");
+    assert_eq!(canary.hits(), 0);
+    // Regression: the hop was once rebuilt on the target's origin instead of being refused,
+    // which sent it back to the upstream. The upstream must see the first request only.
+    assert_eq!(up.requests().len(), 1);
+    for location in ["http://evil.example/api/x", "//evil.example/api/x", "/elsewhere/x", "https://127.0.0.1/api/x"] {
+        let loc = location.to_owned();
+        let up = Upstream::start(move |_| Reply::redirect(307, &loc)).await;
+        let e = crate::support::engine::engine(&target(&up.url(), "    redirects: 3\n"));
+        assert_eq!(code(&call(&e, "call_target", get("/x")).await), "redirect_not_allowed", "{location}");
+    }
+}
+
+#[tokio::test]
+async fn same_origin_redirects_are_followed_hop_by_hop_within_the_limit() {
+    let up = Upstream::start(|s| match s.target.as_str() {
+        "/api/old" => Reply::redirect(301, "/api/new"),
+        "/api/new" => Reply::ok("moved"),
+        "/api/loop" => Reply::redirect(302, "/api/loop"),
+        "/api/post" => Reply::redirect(303, "/api/new"),
+        _ => Reply::ok("?"),
+    })
+    .await;
+    let engine = engine(&target(&up.url(), "    redirects: 2\n"));
+    let r = response(call(&engine, "call_target", get("/old")).await);
+    assert_eq!((r.status, r.redirects, &r.body[..]), (200, 1, &b"moved"[..]));
+    assert_eq!(code(&call(&engine, "call_target", get("/loop")).await), "too_many_redirects");
+    let post = json!({"label": "api", "method": "POST", "path": "/post", "body": "data"});
+    let r = response(call(&engine, "call_target", post).await);
+    assert_eq!(r.status, 200);
+    let last = up.requests().pop().expect("request");
+    assert_eq!((last.method.as_str(), last.body.len()), ("GET", 0), "303 turns POST into a bodiless GET");
+    // With no redirects allowed, the 3xx comes back as it is.
+    let no_redirects = crate::support::engine::engine(&target(&up.url(), ""));
+    let r = response(call(&no_redirects, "call_target", get("/old")).await);
+    assert_eq!(r.status, 301);
+    assert!(r.headers.contains(&("location".into(), "/api/new".into())));
+}
+
+#[tokio::test]
+async fn an_endless_body_is_cut_at_the_cap() {
+    let up = Upstream::start(|_| Reply::StreamForever).await;
+    let engine = engine(&target(&up.url(), "    limits: { response_bytes: 64KiB, timeout: 5s }\n"));
+    let r = response(call(&engine, "call_target", get("/stream")).await);
+    assert_eq!(r.body.len(), 64 * 1024);
+    assert!(r.truncated);
+    assert_eq!(r.full_size, None, "a chunked body has no known size");
+    let engine = crate::support::engine::engine(&target(&up.url(), "    limits: { response_bytes: 64KiB, oversize: error }\n"));
+    assert_eq!(code(&call(&engine, "call_target", get("/stream")).await), "response_too_large");
+}
+
+#[tokio::test]
+async fn a_known_oversize_body_reports_its_full_size() {
+    let up = Upstream::start(|_| Reply::ok(&"z".repeat(10_000))).await;
+    let engine = engine(&target(&up.url(), "    limits: { response_bytes: 1000 }\n"));
+    let r = response(call(&engine, "call_target", get("/big")).await);
+    assert_eq!((r.body.len(), r.full_size, r.truncated), (1000, Some(10_000), true));
+}
+
+#[tokio::test]
+async fn a_compression_bomb_is_never_decoded() {
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    gz.write_all(&vec![0u8; 50 * 1024 * 1024]).expect("compress");
+    let bomb = gz.finish().expect("gzip");
+    let compressed = bomb.len();
+    assert!(compressed < 100 * 1024, "the bomb is small on the wire ({compressed})");
+    let up = Upstream::start(move |_| Reply::Respond {
+        status: 200,
+        headers: vec![("content-encoding".into(), "gzip".into()), ("content-type".into(), "application/octet-stream".into())],
+        body: bomb.clone(),
+    })
+    .await;
+    let engine = engine(&target(&up.url(), "    limits: { response_bytes: 1MiB }\n"));
+    let r = response(call(&engine, "call_target", get("/bomb")).await);
+    assert_eq!(r.body.len(), compressed, "the body is returned as sent, not inflated");
+    assert!(!r.truncated);
+}
+
+#[tokio::test]
+async fn resets_and_protocol_failures_are_errors_not_hangs() {
+    for (reply, want) in [
+        ((|| Reply::Reset) as fn() -> Reply, "upstream_error"),
+        (|| Reply::ResetMidBody, "upstream_error"),
+        (|| Reply::HugeHeaders(500), "upstream_error"),
+    ] {
+        let up = Upstream::start(move |_| reply()).await;
+        let engine = engine(&target(&up.url(), ""));
+        let outcome = call(&engine, "call_target", get("/x")).await;
+        assert_eq!(code(&outcome), want, "{outcome:?}");
+    }
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let engine = engine(&target(&format!("http://127.0.0.1:{closed}"), ""));
+    assert_eq!(code(&call(&engine, "call_target", get("/x")).await), "upstream_unreachable");
+}
+
+#[tokio::test]
+async fn stalls_end_in_a_timeout_naming_the_phase() {
+    let up = Upstream::start(|s| if s.target.ends_with("/head") { Reply::StallBeforeHeaders } else { Reply::StallAfterHeaders }).await;
+    let engine = engine(&target(&up.url(), "    limits: { timeout: 300ms }\n"));
+    for (path, phase) in [("/head", "sent no response headers"), ("/body", "did not finish the body")] {
+        let started = std::time::Instant::now();
+        let outcome = call(&engine, "call_target", get(path)).await;
+        assert_eq!(code(&outcome), "upstream_timeout");
+        let harpoon::engine::Outcome::Failed(e) = &outcome else { panic!("{outcome:?}") };
+        assert!(e.message().contains(phase), "{}", e.message());
+        assert!(started.elapsed() < Duration::from_secs(10), "the call ended");
+    }
+}
+
+#[tokio::test]
+async fn overload_and_rate_limits_refuse_at_once() {
+    let up = Upstream::start(|s| if s.target.ends_with("/slow") { Reply::StallBeforeHeaders } else { Reply::ok("fast") }).await;
+    let engine = std::sync::Arc::new(engine(&target(&up.url(), "    limits: { concurrency: 1, timeout: 3s }\n")));
+    let slow = tokio::spawn({
+        let engine = std::sync::Arc::clone(&engine);
+        async move { code(&call(&engine, "call_target", get("/slow")).await) }
+    });
+    for _ in 0..200 {
+        if !up.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(code(&call(&engine, "call_target", get("/fast")).await), "overloaded");
+    assert_eq!(slow.await.expect("join"), "upstream_timeout");
+    let engine = crate::support::engine::engine(&target(&up.url(), "    limits: { rate: 2/h }\n"));
+    assert_eq!(code(&call(&engine, "call_target", get("/fast")).await), "ok");
+    assert_eq!(code(&call(&engine, "call_target", get("/fast")).await), "ok");
+    assert_eq!(code(&call(&engine, "call_target", get("/fast")).await), "rate_limited");
+}
+
+#[tokio::test]
+async fn cancelling_a_call_aborts_the_upstream_request() {
+    let up = Upstream::start(|_| Reply::StallBeforeHeaders).await;
+    let engine = engine(&target(&up.url(), "    limits: { timeout: 20s }\n"));
+    let cancel = CancellationToken::new();
+    let args = get("/slow");
+    let started = std::time::Instant::now();
+    let (outcome, ()) = tokio::join!(engine.call("call_target", args.as_object(), &cancel), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        cancel.cancel();
+    });
+    assert_eq!(code(&outcome), "cancelled");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn error_statuses_come_back_with_their_body() {
+    let up = Upstream::start(|_| Reply::json(500, json!({"error": "boom"}))).await;
+    let engine = engine(&target(&up.url(), ""));
+    let outcome = call(&engine, "call_target", get("/x")).await;
+    assert_eq!(code(&outcome), "upstream_status");
+    let r = response(outcome);
+    assert_eq!((r.status, &r.body[..]), (500, &br#"{"error":"boom"}"#[..]));
+}
+
+#[tokio::test]
+async fn narrowing_knobs_only_lower_limits() {
+    let up = Upstream::start(|_| Reply::ok(&"y".repeat(5000))).await;
+    let engine = engine(&target(&up.url(), "    limits: { response_bytes: 4000 }\n"));
+    let args = json!({"label": "api", "method": "GET", "path": "/x", "max_response_bytes": 100});
+    assert_eq!(response(call(&engine, "call_target", args).await).body.len(), 100);
+    let args = json!({"label": "api", "method": "GET", "path": "/x", "max_response_bytes": 1_000_000});
+    assert_eq!(response(call(&engine, "call_target", args).await).body.len(), 4000, "cannot be raised");
+}
