@@ -3,6 +3,7 @@
 mod support;
 
 mod allowlist_errors;
+mod audit;
 mod callout;
 mod check_cli;
 mod enforcement;

@@ -38,7 +38,9 @@ pub(super) fn filter_headers(target: &Target, headers: &http::HeaderMap) -> Vec<
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect::<Vec<_>>()
             .join(", ");
-        let mut value = joined;
+        let mut bytes = joined.into_bytes();
+        target.redact_secrets(&mut bytes);
+        let mut value = String::from_utf8_lossy(&bytes).into_owned();
         if value.len() > MAX_RETURNED_HEADER_VALUE {
             let mut cut = MAX_RETURNED_HEADER_VALUE;
             while !value.is_char_boundary(cut) {
@@ -53,7 +55,9 @@ pub(super) fn filter_headers(target: &Target, headers: &http::HeaderMap) -> Vec<
 
 /// Reads the body up to `limit` bytes before `deadline`. Past the limit, reading stops (the
 /// connection is dropped, not drained) and the target's `oversize` rule decides the outcome.
+/// Any secret of the target that the upstream echoes back is blanked out.
 pub(super) async fn read_body(
+    target: &Target,
     mut response: reqwest::Response,
     limit: u64,
     oversize: Oversize,
@@ -73,6 +77,7 @@ pub(super) async fn read_body(
             .map_err(|e| CallError::Upstream(format!("the body broke off: {}", root_cause(&e))))?;
         let Some(chunk) = chunk else {
             let size = buf.len() as u64;
+            target.redact_secrets(&mut buf);
             return Ok((buf.freeze(), Some(size), false));
         };
         if buf.len() + chunk.len() > cap {
@@ -81,6 +86,7 @@ pub(super) async fn read_body(
             }
             let room = cap - buf.len();
             buf.extend_from_slice(&chunk[..room]);
+            target.redact_secrets(&mut buf);
             return Ok((buf.freeze(), declared, true));
         }
         buf.extend_from_slice(&chunk);

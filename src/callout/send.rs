@@ -60,7 +60,7 @@ impl Callout {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let (body, full_size, truncated) =
-                read_body(response, limits.response_bytes, limits.oversize, deadline, limits.timeout).await?;
+                read_body(target, response, limits.response_bytes, limits.oversize, deadline, limits.timeout).await?;
             return Ok(BoundedResponse {
                 status,
                 headers,

@@ -113,6 +113,17 @@ impl Target {
         self.response_headers.contains(name) && !headers::is_forbidden_response_header(name)
     }
 
+    /// Blanks every resolved secret of this target out of `data`; returns how many were found.
+    pub fn redact_secrets(&self, data: &mut [u8]) -> usize {
+        self.injected
+            .iter()
+            .map(|h| match &h.value {
+                InjectedValue::Resolved(s) => s.redact(data),
+                InjectedValue::Unresolved => 0,
+            })
+            .sum()
+    }
+
     /// Whether `name` is injected (so a caller value for it is dropped).
     pub fn injects(&self, name: &HeaderName) -> bool {
         self.injected.iter().any(|h| h.name == *name)

@@ -83,9 +83,13 @@ impl SecretTemplate {
     /// Resolves every reference into the final header value.
     pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Secret, String> {
         let mut value = String::new();
+        let mut fragments = Vec::new();
         for part in &self.parts {
-            match part {
-                Part::Text(t) => value.push_str(t),
+            let resolved = match part {
+                Part::Text(t) => {
+                    value.push_str(t);
+                    continue;
+                }
                 Part::Env(name) => {
                     let v = env(name).unwrap_or_default();
                     if v.is_empty() {
@@ -93,10 +97,12 @@ impl SecretTemplate {
                             "${{env:{name}}} is not set or is empty; export {name}"
                         ));
                     }
-                    value.push_str(&v);
+                    v
                 }
-                Part::File(path) => value.push_str(&read_secret_file(path)?),
-            }
+                Part::File(path) => read_secret_file(path)?,
+            };
+            value.push_str(&resolved);
+            fragments.push(resolved.into_bytes().into_boxed_slice());
         }
         let mut header = http::HeaderValue::from_str(&value).map_err(|_| {
             format!(
@@ -105,7 +111,7 @@ impl SecretTemplate {
             )
         })?;
         header.set_sensitive(true);
-        Ok(Secret(header))
+        Ok(Secret { header, fragments })
     }
 }
 
@@ -158,14 +164,59 @@ fn read_secret_file(path: &str) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
-/// A resolved header value. Its bytes leave the process only as that header.
+/// Shortest secret value redacted from responses: shorter strings occur in ordinary data.
+pub const MIN_REDACTED_LEN: usize = 4;
+
+/// A resolved header value. Its bytes leave the process only as that header; should an
+/// upstream echo them back, `redact` blanks them out of the response.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(http::HeaderValue);
+pub struct Secret {
+    header: http::HeaderValue,
+    /// The resolved value of each reference, for redaction.
+    fragments: Vec<Box<[u8]>>,
+}
 
 impl Secret {
     pub fn header_value(&self) -> &http::HeaderValue {
-        &self.0
+        &self.header
     }
+
+    /// Overwrites every occurrence of a referenced value in `data` with `*`, byte for byte (so
+    /// sizes stay true and JSON stays JSON).
+    pub fn redact(&self, data: &mut [u8]) -> usize {
+        let mut count = 0;
+        for f in self.fragments.iter().filter(|f| f.len() >= MIN_REDACTED_LEN) {
+            let mut start = 0;
+            while let Some(at) = find(&data[start..], f) {
+                let at = start + at;
+                data[at..at + f.len()].fill(b'*');
+                start = at + f.len();
+                count += 1;
+            }
+        }
+        count
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    let first = needle[0];
+    let mut i = 0;
+    while i + needle.len() <= haystack.len() {
+        match haystack[i..=haystack.len() - needle.len()].iter().position(|&b| b == first) {
+            None => return None,
+            Some(p) => {
+                i += p;
+                if &haystack[i..i + needle.len()] == needle {
+                    return Some(i);
+                }
+                i += 1;
+            }
+        }
+    }
+    None
 }
 
 impl fmt::Debug for Secret {
@@ -248,6 +299,16 @@ mod tests {
             .resolve(&env)
             .unwrap_err();
         assert!(file.starts_with("${file:/nonexistent/harpoon-secret} cannot be read"));
+    }
+
+    #[test]
+    fn redaction_blanks_every_referenced_value() {
+        let s = SecretTemplate::parse("Bearer ${env:TOKEN}").unwrap().resolve(&env).unwrap();
+        let mut body = b"{\"auth\":\"Bearer s3cr3t-value\",\"again\":\"s3cr3t-value\"}".to_vec();
+        assert_eq!(s.redact(&mut body), 2);
+        assert_eq!(body, b"{\"auth\":\"Bearer ************\",\"again\":\"************\"}");
+        let mut clean = b"nothing here".to_vec();
+        assert_eq!(s.redact(&mut clean), 0);
     }
 
     #[test]
