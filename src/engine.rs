@@ -2,6 +2,7 @@
 //! one audit event. Nothing here panics on any input, and every outcome carries a stable code.
 
 use crate::callout::{BoundedResponse, CallError, Callout};
+use crate::metrics::Metrics;
 use crate::policy::request::{CALL_TARGET, LIST_TARGETS};
 use crate::policy::{CallRequest, Decision, DenyReason, Policy, decide};
 use crate::telemetry::{self, CallRecord};
@@ -39,14 +40,43 @@ impl Outcome {
     }
 }
 
-/// The pipeline and what it needs: the policy and the callout that sends for it.
+/// A stage of a permitted call, reported as it happens (MCP progress notifications).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// `decide` allowed the call; the request is about to go out.
+    Permitted,
+    /// The upstream's response headers arrived.
+    Headers { status: u16 },
+    /// The body was read (up to its cap).
+    Body { bytes: u64 },
+}
+
+/// Receives the stages of a call.
+pub trait Progress: Send + Sync {
+    fn report(&self, stage: Stage);
+}
+
+/// No progress reporting.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn report(&self, _: Stage) {}
+}
+
+/// The pipeline and what it needs: the policy, the callout that sends for it, and the
+/// metrics every call is counted in.
 pub struct Engine {
     callout: Callout,
+    metrics: Arc<Metrics>,
 }
 
 impl Engine {
     pub fn new(callout: Callout) -> Self {
-        Self { callout }
+        Self { callout, metrics: Arc::default() }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn policy(&self) -> &Arc<Policy> {
@@ -59,19 +89,30 @@ impl Engine {
 
     /// Runs tool `name` with `arguments`. `cancel` aborts the upstream call.
     pub async fn call(&self, name: &str, arguments: Option<&Map<String, Value>>, cancel: &CancellationToken) -> Outcome {
+        self.call_with_progress(name, arguments, cancel, &NoProgress).await
+    }
+
+    /// Like `call`, reporting each stage to `progress`.
+    pub async fn call_with_progress(
+        &self,
+        name: &str,
+        arguments: Option<&Map<String, Value>>,
+        cancel: &CancellationToken,
+        progress: &dyn Progress,
+    ) -> Outcome {
         let started = Instant::now();
         let policy = self.policy();
         let mut record = CallRecord { tool: name, decision: "deny", ..CallRecord::default() };
         let known = name == LIST_TARGETS || (name == CALL_TARGET && policy.has_free_paths()) || policy.route_tool(name).is_some();
         if !known {
-            return finish(Outcome::UnknownTool, &mut record, started);
+            return self.finish(Outcome::UnknownTool, &mut record, started);
         }
         let request = match CallRequest::parse(name, arguments) {
             Ok(r) => r,
-            Err(e) => return finish(Outcome::Denied(DenyReason::BadArgument(e)), &mut record, started),
+            Err(e) => return self.finish(Outcome::Denied(DenyReason::BadArgument(e)), &mut record, started),
         };
         if request == CallRequest::ListTargets {
-            return finish(Outcome::Targets(list_targets(policy)), &mut record, started);
+            return self.finish(Outcome::Targets(list_targets(policy)), &mut record, started);
         }
         if let CallRequest::Target(t) = &request {
             record.target = policy.target(&t.label).map_or("", |t| t.label.as_str());
@@ -83,7 +124,7 @@ impl Engine {
                     record.target = target.label.as_str();
                     record.method = route.method.as_str();
                 }
-                return finish(Outcome::Denied(reason), &mut record, started);
+                return self.finish(Outcome::Denied(reason), &mut record, started);
             }
         };
         let path = permit.path().to_owned();
@@ -92,25 +133,28 @@ impl Engine {
         record.path = &path;
         record.decision = "allow";
         record.bytes_out = permit.body().len() as u64;
-        let outcome = match self.callout.send(permit, cancel).await {
+        progress.report(Stage::Permitted);
+        let outcome = match self.callout.send_observed(permit, cancel, progress).await {
             Ok(r) => Outcome::Response(r),
             Err(e) => Outcome::Failed(e),
         };
-        finish(outcome, &mut record, started)
+        self.finish(outcome, &mut record, started)
     }
-}
 
-fn finish(outcome: Outcome, record: &mut CallRecord, started: Instant) -> Outcome {
-    record.reason = outcome.reason();
-    if let Outcome::Response(r) = &outcome {
-        record.status = r.status;
-        record.bytes_in = r.body.len() as u64;
-        record.truncated = r.truncated;
-        record.redirects = r.redirects;
+    /// Completes the record, emits the audit event and counts the call.
+    fn finish(&self, outcome: Outcome, record: &mut CallRecord, started: Instant) -> Outcome {
+        record.reason = outcome.reason();
+        if let Outcome::Response(r) = &outcome {
+            record.status = r.status;
+            record.bytes_in = r.body.len() as u64;
+            record.truncated = r.truncated;
+            record.redirects = r.redirects;
+        }
+        record.duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        telemetry::audit(record);
+        self.metrics.record(record);
+        outcome
     }
-    record.duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    telemetry::audit(record);
-    outcome
 }
 
 /// `list_targets`: the targets `call_target` can reach, what each grants, never a URL.

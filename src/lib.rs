@@ -13,10 +13,16 @@
 #![forbid(unsafe_code)]
 
 pub mod callout;
+pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod lint;
+pub mod mcp;
+pub mod metrics;
 pub mod policy;
+pub mod service;
 pub mod synthetic;
 pub mod telemetry;
+pub mod transport;

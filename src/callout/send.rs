@@ -5,6 +5,7 @@ use super::body::{BoundedResponse, filter_headers, read_body, root_cause};
 use super::error::{CallError, Phase};
 use super::resolver::AddressRefused;
 use super::{Callout, TargetRuntime};
+use crate::engine::{Progress, Stage};
 use crate::policy::decide::decide_hop;
 use crate::policy::secret::InjectedValue;
 use crate::policy::types::{Host, Method};
@@ -18,6 +19,16 @@ impl Callout {
     /// Sends a permitted request and reads its response within the permit's bounds. `cancel`
     /// aborts the call (the MCP client cancelled it, or the server is shutting down).
     pub async fn send(&self, permit: Permit<'_>, cancel: &CancellationToken) -> Result<BoundedResponse, CallError> {
+        self.send_observed(permit, cancel, &crate::engine::NoProgress).await
+    }
+
+    /// Like `send`, reporting when headers arrive and when the body is read.
+    pub async fn send_observed(
+        &self,
+        permit: Permit<'_>,
+        cancel: &CancellationToken,
+        progress: &dyn Progress,
+    ) -> Result<BoundedResponse, CallError> {
         let target = permit.target();
         let runtime = self.runtime(target);
         let _admission = runtime.limiter.admit(target.limits.concurrency)?;
@@ -26,11 +37,17 @@ impl Callout {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Err(CallError::Cancelled),
-            result = self.follow(client, permit, deadline) => result,
+            result = self.follow(client, permit, deadline, progress) => result,
         }
     }
 
-    async fn follow(&self, client: &reqwest::Client, permit: Permit<'_>, deadline: Instant) -> Result<BoundedResponse, CallError> {
+    async fn follow(
+        &self,
+        client: &reqwest::Client,
+        permit: Permit<'_>,
+        deadline: Instant,
+        progress: &dyn Progress,
+    ) -> Result<BoundedResponse, CallError> {
         let limits = permit.limits();
         let target = permit.target();
         let mut current = permit;
@@ -53,6 +70,7 @@ impl Callout {
                     continue;
                 }
             }
+            progress.report(Stage::Headers { status });
             let headers = filter_headers(target, response.headers());
             let content_type = response
                 .headers()
@@ -61,6 +79,7 @@ impl Callout {
                 .map(str::to_owned);
             let (body, full_size, truncated) =
                 read_body(target, response, limits.response_bytes, limits.oversize, deadline, limits.timeout).await?;
+            progress.report(Stage::Body { bytes: body.len() as u64 });
             return Ok(BoundedResponse {
                 status,
                 headers,

@@ -2,6 +2,10 @@
 
 pub mod check;
 pub mod explain;
+pub mod serve;
+pub mod startup;
+pub mod stdio;
+pub mod tools;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,13 +30,22 @@ pub struct Cli {
 pub enum Command {
     /// Validate allowlists and review what they grant (text, json or sarif).
     Check(check::CheckArgs),
+    /// Print the tools/list JSON the allowlists produce.
+    Tools(tools::ToolsArgs),
     /// Dry run: how a call would be decided, and the URL it would go to, without sending it.
     Explain(explain::ExplainArgs),
+    /// Serve MCP over Streamable HTTP at /mcp (with /healthz, /readyz, /metrics).
+    Serve(serve::ServeArgs),
+    /// Serve MCP over stdin and stdout.
+    Stdio(stdio::StdioArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Tools(args) => tools::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Stdio(args) => stdio::run(&args),
     }
 }

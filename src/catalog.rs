@@ -1,0 +1,226 @@
+//! The tool catalog: what `tools/list` shows for a policy. One typed tool per route, plus
+//! `list_targets` and `call_target` (tunnel-client Harpoon's names and argument shape) when a
+//! target declares `paths`. URLs and injected headers never appear in a definition.
+
+use crate::policy::request::{CALL_TARGET, LIST_TARGETS};
+use crate::policy::{Method, MethodSet, Policy, Route, Target};
+use serde_json::{Map, Value, json};
+
+/// A tool definition, independent of the MCP library (the MCP layer converts it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Map<String, Value>,
+    pub output_schema: Map<String, Value>,
+    pub annotations: Annotations,
+}
+
+/// MCP tool annotations (hints for clients; the allowlist is what enforces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Annotations {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+/// Every tool of the policy, in a stable order: `list_targets` and `call_target` first (as in
+/// tunnel-client), then route tools sorted by name.
+pub fn build(policy: &Policy) -> Vec<ToolDef> {
+    let mut tools = Vec::with_capacity(policy.route_count() + 2);
+    if policy.has_free_paths() {
+        tools.push(list_targets_tool());
+        tools.push(call_target_tool(policy));
+    }
+    tools.extend(policy.route_tools().map(|(t, r)| route_tool(t, r)));
+    tools
+}
+
+/// The JSON a `tools/list` answer carries (what `harpoon tools` prints).
+pub fn tools_list_json(tools: &[ToolDef]) -> Value {
+    let tools: Vec<Value> = tools
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "description": t.description,
+                "inputSchema": t.input_schema,
+                "outputSchema": t.output_schema,
+                "annotations": {
+                    "readOnlyHint": t.annotations.read_only,
+                    "destructiveHint": t.annotations.destructive,
+                    "idempotentHint": t.annotations.idempotent,
+                    "openWorldHint": t.annotations.open_world,
+                },
+            })
+        })
+        .collect();
+    json!({ "tools": tools })
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The output schema of every tool that calls an upstream.
+pub fn response_schema() -> Map<String, Value> {
+    object(json!({
+        "type": "object",
+        "properties": {
+            "status": {"type": "integer", "description": "The upstream's HTTP status."},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "The allowlisted response headers, lowercase names."},
+            "body": {"description": "The response body: parsed JSON for JSON responses, else text."},
+            "body_base64": {"type": "string", "description": "The response body, base64, when it is not text."},
+            "body_bytes": {"type": "integer", "description": "Bytes of body returned."},
+            "truncated": {"type": "boolean", "description": "Whether the body was cut at the target's response limit."},
+            "full_bytes": {"type": "integer", "description": "The whole body's size when it was truncated and the size is known."},
+        },
+        "required": ["status", "headers", "body_bytes", "truncated"],
+    }))
+}
+
+fn route_tool(target: &Target, route: &Route) -> ToolDef {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for (name, spec) in &route.params {
+        let mut schema = spec.json_schema();
+        if schema.get("description").is_none() {
+            schema["description"] = json!(format!("Path parameter: fills one segment of {}", route.template.as_str()));
+        }
+        properties.insert(name.clone(), schema);
+        required.push(json!(name));
+    }
+    for (name, spec) in &route.query {
+        let mut schema = spec.json_schema();
+        if schema.get("description").is_none() {
+            schema["description"] = json!("Query parameter");
+        }
+        properties.insert(name.clone(), schema);
+        if spec.required {
+            required.push(json!(name));
+        }
+    }
+    if !target.caller_headers.is_empty() {
+        properties.insert("headers".into(), headers_schema(target));
+    }
+    if let Some(body) = &route.body {
+        let mut schema = match &body.schema {
+            Some(s) => s.source().clone(),
+            None if body.json => json!({}),
+            None => json!({"type": "string"}),
+        };
+        if let Value::Object(m) = &mut schema
+            && !m.contains_key("description")
+        {
+            let ct = body.content_type.to_str().unwrap_or("");
+            m.insert("description".into(), json!(format!("The request body, sent as {ct}")));
+        }
+        properties.insert("body".into(), schema);
+        if body.required {
+            required.push(json!("body"));
+        }
+    }
+    let mut input = json!({"type": "object", "properties": properties, "additionalProperties": false});
+    if !required.is_empty() {
+        input["required"] = Value::Array(required);
+    }
+    let what = format!("{} {} on target '{}'", route.method, route.template.as_str(), target.label);
+    let description = match (&route.description, &target.description) {
+        (Some(d), _) => format!("{d} ({what})"),
+        (None, Some(td)) => format!("{what}: {td}"),
+        (None, None) => what,
+    };
+    ToolDef {
+        name: route.tool.to_string(),
+        description,
+        input_schema: object(input),
+        output_schema: response_schema(),
+        annotations: annotations(std::iter::once(route.method).collect(), target.network.allow_cidrs().is_empty()),
+    }
+}
+
+fn headers_schema(target: &Target) -> Value {
+    let props: Map<String, Value> = target
+        .caller_headers
+        .iter()
+        .map(|h| (h.as_str().to_owned(), json!({"type": "string"})))
+        .collect();
+    json!({
+        "type": "object",
+        "description": "Request headers; only these may be set.",
+        "properties": props,
+        "additionalProperties": false,
+    })
+}
+
+/// GET/HEAD/OPTIONS read only; PUT/DELETE idempotent; DELETE destructive; open world when the
+/// target may reach public addresses.
+fn annotations(methods: MethodSet, open_world: bool) -> Annotations {
+    let all = |f: fn(Method) -> bool| methods.iter().all(f);
+    Annotations {
+        read_only: all(Method::is_read_only),
+        destructive: methods.iter().any(Method::is_destructive),
+        idempotent: all(Method::is_idempotent),
+        open_world,
+    }
+}
+
+fn list_targets_tool() -> ToolDef {
+    ToolDef {
+        name: LIST_TARGETS.into(),
+        description: "List the targets call_target can reach: their labels, descriptions, and which methods on which paths each allows.".into(),
+        input_schema: object(json!({"type": "object", "properties": {}, "additionalProperties": false})),
+        output_schema: object(json!({
+            "type": "object",
+            "properties": {"targets": {"type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "label": {"type": "string"},
+                    "description": {"type": "string"},
+                    "allowed_methods": {"type": "array", "items": {"type": "string"}},
+                    "paths": {"type": "array", "items": {"type": "object"}},
+                    "headers": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["label", "allowed_methods", "paths"],
+            }}},
+            "required": ["targets"],
+        })),
+        annotations: Annotations { read_only: true, destructive: false, idempotent: true, open_world: false },
+    }
+}
+
+fn call_target_tool(policy: &Policy) -> ToolDef {
+    let with_paths: Vec<&Target> = policy.targets().iter().filter(|t| !t.paths.is_empty()).collect();
+    let labels: Vec<&str> = with_paths.iter().map(|t| t.label.as_str()).collect();
+    let methods = with_paths.iter().fold(MethodSet::default(), |a, t| a.union(t.paths.methods()));
+    let method_names: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    let open_world = with_paths.iter().any(|t| t.network.allow_cidrs().is_empty());
+    let input = json!({
+        "type": "object",
+        "properties": {
+            "label": {"type": "string", "enum": labels, "description": "The target's label (see list_targets)."},
+            "method": {"type": "string", "enum": method_names, "description": "HTTP method; the target's paths rules say which are allowed where."},
+            "path": {"type": "string", "default": "/", "description": "Path relative to the target's base URL, e.g. /reports/daily. It must match one of the target's paths globs."},
+            "query": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "array"]}, "description": "Query parameters; a list repeats the name. Only names the paths rule allows."},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Request headers; only names the target allows."},
+            "body": {"type": "string", "description": "The raw request body (POST, PUT, PATCH, DELETE)."},
+            "timeout_ms": {"type": "integer", "minimum": 10, "description": "Lower the target's timeout for this call."},
+            "max_response_bytes": {"type": "integer", "minimum": 1, "description": "Lower the target's response limit for this call."},
+            "follow_redirects": {"type": "boolean", "description": "false to return redirects as they are."},
+            "max_redirects": {"type": "integer", "minimum": 0, "description": "Lower the number of redirects followed."},
+        },
+        "required": ["label", "method"],
+        "additionalProperties": false,
+    });
+    ToolDef {
+        name: CALL_TARGET.into(),
+        description: "Call an allowlisted HTTP target by label: a method on a path the target's allowlist grants. Anything else is refused with a reason. Use list_targets to see what is allowed.".into(),
+        input_schema: object(input),
+        output_schema: response_schema(),
+        annotations: annotations(methods, open_world),
+    }
+}

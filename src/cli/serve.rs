@@ -1,0 +1,138 @@
+//! `harpoon serve`: MCP over Streamable HTTP at `/mcp`, with `/healthz`, `/readyz` and
+//! `/metrics`. `--demo` adds an embedded REST API and its allowlist, so it works out of the box.
+
+use super::check::EXIT_INVALID;
+use super::startup::{LogArgs, compile_for_serving, load_policy, runtime, shutdown_signal};
+use crate::demo;
+use crate::policy::limits::parse_duration;
+use crate::service::{HarpoonService, ServiceOptions};
+use crate::transport::http::{self, HttpOptions, ServerStatus};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  harpoon serve --demo
+  harpoon serve --allowlist allowlists/ --listen 127.0.0.1:8787
+
+A client connects to http://LISTEN/mcp (Streamable HTTP; protocol 2025-11-25 and 2026-07-28).
+Listening on a non-loopback address needs --allow-remote and a token in HARPOON_TOKEN, which
+clients then send as `Authorization: Bearer <token>`.")]
+pub struct ServeArgs {
+    /// Allowlist files, or directories of them (repeat the flag, or separate with commas).
+    #[arg(long = "allowlist", value_name = "PATH", env = "HARPOON_ALLOWLIST", value_delimiter = ',', required_unless_present = "demo", conflicts_with = "demo")]
+    pub allowlists: Vec<PathBuf>,
+    /// Serve the embedded demo REST API (127.0.0.1:8789) and its allowlist.
+    #[arg(long)]
+    pub demo: bool,
+    /// Address to listen on.
+    #[arg(long, env = "HARPOON_LISTEN", default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// Permit a non-loopback listen address (requires HARPOON_TOKEN).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Host header values to accept besides the loopback names (the name clients use).
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins to accept besides loopback ones (e.g. https://inspector.example).
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// How long calls in flight may take to finish after SIGTERM or ctrl-c.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+pub fn run(args: &ServeArgs) -> ExitCode {
+    if let Err(e) = args.log.init() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    let result = runtime().and_then(|rt| rt.block_on(serve(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+fn http_options(args: &ServeArgs) -> Result<HttpOptions, String> {
+    let mut options = HttpOptions::loopback();
+    options.allowed_hosts.extend(args.allowed_hosts.iter().cloned());
+    options.allowed_origins.extend(args.allowed_origins.iter().cloned());
+    options.token = std::env::var("HARPOON_TOKEN").ok().filter(|t| !t.is_empty());
+    if !args.listen.ip().is_loopback() {
+        if !args.allow_remote {
+            return Err(format!(
+                "error: refusing to listen on {} (not loopback) without --allow-remote; MCP on a network needs a token",
+                args.listen
+            ));
+        }
+        if options.token.is_none() {
+            return Err("error: --allow-remote needs a bearer token in HARPOON_TOKEN".into());
+        }
+        if !args.listen.ip().is_unspecified() {
+            options.allowed_hosts.push(args.listen.ip().to_string());
+        }
+    }
+    Ok(options)
+}
+
+async fn serve(args: &ServeArgs) -> Result<(), String> {
+    let options = http_options(args)?;
+    let shutdown = CancellationToken::new();
+    let policy = if args.demo {
+        let token = demo::token();
+        let addr = demo::start(&token, shutdown.child_token()).await.map_err(|e| format!("error: {e}"))?;
+        tracing::info!(%addr, "demo REST API listening");
+        let name: Arc<str> = Arc::from("<demo>/allowlists/demo.yaml");
+        let raw = crate::config::parse(&name, demo::DEMO_ALLOWLIST.as_bytes()).map_err(|e| format!("error: {e}"))?;
+        let env = |n: &str| (n == demo::DEMO_TOKEN_VAR).then(|| token.clone());
+        compile_for_serving(&[crate::config::LoadedFile { name, raw }], &env)?
+    } else {
+        load_policy(&args.allowlists)?
+    };
+    let service = HarpoonService::from_policy(policy, ServiceOptions::default())?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("error: cannot listen on {}: {e}; pick another address with --listen", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    service.own_listeners().add(addr);
+    let status = Arc::new(ServerStatus::default());
+    let app = http::router(&service, &options, Arc::clone(&status), shutdown.clone());
+    status.set_ready(true);
+    tracing::info!(
+        mcp = %format!("http://{addr}/mcp"),
+        targets = service.policy().targets().len(),
+        tools = service.policy().route_count(),
+        "harpoon serving"
+    );
+    let drain = drain(service.clone(), Arc::clone(&status), shutdown.clone(), args.drain_timeout);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(drain)
+        .await
+        .map_err(|e| format!("error: the server failed: {e}"))?;
+    tracing::info!("harpoon stopped");
+    Ok(())
+}
+
+/// On a signal: stop being ready, refuse new calls, let calls in flight finish (up to the drain
+/// timeout), then end open MCP streams so the server can exit.
+async fn drain(service: HarpoonService, status: Arc<ServerStatus>, shutdown: CancellationToken, timeout: Duration) {
+    shutdown_signal().await;
+    tracing::info!(in_flight = service.tracker().in_flight(), "shutting down: draining calls in flight");
+    status.set_ready(false);
+    service.tracker().begin_drain();
+    if tokio::time::timeout(timeout, service.tracker().wait_idle()).await.is_err() {
+        tracing::warn!(in_flight = service.tracker().in_flight(), "drain timeout reached; cancelling calls in flight");
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,73 @@
+//! What `serve`, `stdio` and `tunnel` share: loading the policy the way `check` does (the same
+//! errors refuse a start), logging each review finding once, logging, and shutdown signals.
+
+use crate::config;
+use crate::lint;
+use crate::policy::{Policy, SecretMode};
+use crate::telemetry::{self, LogFormat};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Logging flags, on every serving subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log format on stderr.
+    #[arg(long, value_enum, env = "HARPOON_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter: `level` or `target=level,...` (e.g. `info,harpoon::audit=warn`).
+    #[arg(long = "log", env = "HARPOON_LOG", default_value = telemetry::DEFAULT_LOG_FILTER)]
+    pub log_filter: String,
+}
+
+impl LogArgs {
+    pub fn init(&self) -> Result<(), String> {
+        telemetry::init(self.log_format, &self.log_filter)
+    }
+}
+
+/// Loads and compiles for serving (secrets read). On error, the text `check` would print.
+pub fn load_policy(paths: &[PathBuf]) -> Result<Arc<Policy>, String> {
+    let files = config::load(paths).map_err(|e| e.to_string())?;
+    compile_for_serving(&files, &|name| std::env::var(name).ok())
+}
+
+/// Compiles for serving and logs each review finding once: a risky allowlist still loads
+/// (risk is the reviewer's call), an invalid one does not.
+pub fn compile_for_serving(files: &[config::LoadedFile], env: &dyn Fn(&str) -> Option<String>) -> Result<Arc<Policy>, String> {
+    let policy = Policy::compile_with_env(files, SecretMode::Resolve, env).map_err(|e| e.to_string())?;
+    for f in lint::review(&policy) {
+        tracing::warn!(code = f.code.id(), severity = f.severity.as_str(), location = %f.location, "{}", f.message);
+    }
+    Ok(policy)
+}
+
+/// A multi-threaded runtime for the serving subcommands.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("harpoon")
+        .build()
+        .map_err(|e| format!("the async runtime could not start: {e}"))
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

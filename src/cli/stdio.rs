@@ -1,0 +1,38 @@
+//! `harpoon stdio`: MCP over stdin and stdout, for clients that start harpoon as a subprocess.
+//! stdout carries only MCP messages; logs go to stderr.
+
+use super::check::EXIT_INVALID;
+use super::startup::{LogArgs, load_policy, runtime};
+use crate::service::{HarpoonService, ServiceOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct StdioArgs {
+    /// Allowlist files, or directories of them (repeat the flag, or separate with commas).
+    #[arg(long = "allowlist", value_name = "PATH", env = "HARPOON_ALLOWLIST", value_delimiter = ',', required = true)]
+    pub allowlists: Vec<PathBuf>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+pub fn run(args: &StdioArgs) -> ExitCode {
+    if let Err(e) = args.log.init() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    let result = runtime().and_then(|rt| {
+        rt.block_on(async {
+            let policy = load_policy(&args.allowlists)?;
+            let service = HarpoonService::from_policy(policy, ServiceOptions::default())?;
+            crate::transport::stdio::serve(service.handler()).await
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}

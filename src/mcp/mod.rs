@@ -1,0 +1,252 @@
+//! The MCP server handler (rmcp): tools only. `tools/list` shows the catalog, `tools/call` runs
+//! the engine; prompts, resources and completions answer method-not-found. It serves both
+//! protocol eras (2025-11-25 `initialize`, 2026-07-28 stateless) on every transport, and the
+//! same handler runs over HTTP, stdio and the tunnel.
+
+mod multipart;
+pub mod result;
+
+use crate::catalog::{self, ToolDef};
+use crate::engine::{Engine, Progress, Stage};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams, CompleteResult,
+    Implementation, ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
+    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::{Peer, RequestContext};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use tokio::sync::{Notify, mpsc};
+
+/// What the server tells clients about itself.
+pub const INSTRUCTIONS: &str = "harpoon exposes allowlisted REST APIs as tools. Each route tool \
+calls one method on one path; call_target reaches free-form paths a target allows (see \
+list_targets). Anything the allowlist does not grant is refused with a reason code and a \
+message saying what is allowed.";
+
+/// Counts calls in flight and refuses new ones while the server drains for shutdown.
+#[derive(Default)]
+pub struct CallTracker {
+    in_flight: AtomicUsize,
+    draining: AtomicBool,
+    idle: Notify,
+}
+
+impl CallTracker {
+    /// Stop taking new calls; calls in flight go on.
+    pub fn begin_drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.idle.notify_waiters();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no call is in flight.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.in_flight() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn enter(self: &Arc<Self>) -> Option<InFlight> {
+        if self.is_draining() {
+            return None;
+        }
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Some(InFlight(Arc::clone(self)))
+    }
+}
+
+struct InFlight(Arc<CallTracker>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    tools: Vec<Tool>,
+    by_name: HashMap<String, usize>,
+    tracker: Arc<CallTracker>,
+}
+
+/// The handler: cheap to clone (rmcp builds one per session or stateless request).
+#[derive(Clone)]
+pub struct McpHandler {
+    inner: Arc<Inner>,
+}
+
+impl McpHandler {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self::with_tracker(engine, Arc::default())
+    }
+
+    pub fn with_tracker(engine: Arc<Engine>, tracker: Arc<CallTracker>) -> Self {
+        let tools: Vec<Tool> = catalog::build(engine.policy()).into_iter().map(to_rmcp_tool).collect();
+        let by_name = tools.iter().enumerate().map(|(i, t)| (t.name.to_string(), i)).collect();
+        Self {
+            inner: Arc::new(Inner { engine, tools, by_name, tracker }),
+        }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
+    }
+
+    pub fn tracker(&self) -> &Arc<CallTracker> {
+        &self.inner.tracker
+    }
+}
+
+fn to_rmcp_tool(t: ToolDef) -> Tool {
+    let a = t.annotations;
+    Tool::new(t.name, t.description, Arc::new(t.input_schema))
+        .with_raw_output_schema(Arc::new(t.output_schema))
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(a.read_only)
+                .destructive(a.destructive)
+                .idempotent(a.idempotent)
+                .open_world(a.open_world),
+        )
+}
+
+impl ServerHandler for McpHandler {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("harpoon", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.inner.tools.clone()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner.by_name.get(name).map(|&i| self.inner.tools[i].clone())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.as_ref();
+        let Some(_in_flight) = self.inner.tracker.enter() else {
+            let r = result::error_text("shutting_down", "this harpoon instance is shutting down; retry the call");
+            return Ok(r.into());
+        };
+        let forwarder = context.meta.get_progress_token().map(|token| ProgressForwarder::start(context.peer.clone(), token));
+        let progress: &dyn Progress = match &forwarder {
+            Some(f) => f,
+            None => &crate::engine::NoProgress,
+        };
+        let outcome = self
+            .inner
+            .engine
+            .call_with_progress(name, request.arguments.as_ref(), &context.ct, progress)
+            .await;
+        if let Some(f) = forwarder {
+            f.finish().await;
+        }
+        result::to_result(name, outcome).map(Into::into)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Err(ErrorData::method_not_found::<ListPromptsRequestMethod>())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Err(ErrorData::method_not_found::<ListResourcesRequestMethod>())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Err(ErrorData::method_not_found::<ListResourceTemplatesRequestMethod>())
+    }
+
+    async fn complete(
+        &self,
+        _request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        Err(ErrorData::method_not_found::<CompleteRequestMethod>())
+    }
+}
+
+/// Sends a call's stages to the client as progress notifications, in order, from one task:
+/// 0 received, 1 permitted, 2 response headers, 3 body read.
+struct ProgressForwarder {
+    tx: mpsc::UnboundedSender<(f64, String)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The number of stages a call reports (total of the progress notifications).
+const STAGES: f64 = 3.0;
+
+impl ProgressForwarder {
+    fn start(peer: Peer<RoleServer>, token: rmcp::model::ProgressToken) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(f64, String)>();
+        let _ = tx.send((0.0, "call received".into()));
+        let task = tokio::spawn(async move {
+            while let Some((progress, message)) = rx.recv().await {
+                let param = ProgressNotificationParam::new(token.clone(), progress)
+                    .with_total(STAGES)
+                    .with_message(message);
+                if peer.notify_progress(param).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Self { tx, task }
+    }
+
+    /// Waits until every notification is sent, so they all precede the result.
+    async fn finish(self) {
+        drop(self.tx);
+        let _ = self.task.await;
+    }
+}
+
+impl Progress for ProgressForwarder {
+    fn report(&self, stage: Stage) {
+        let note = match stage {
+            Stage::Permitted => (1.0, "permitted; calling the upstream".to_owned()),
+            Stage::Headers { status } => (2.0, format!("upstream answered {status}")),
+            Stage::Body { bytes } => (3.0, format!("read {bytes} bytes")),
+        };
+        let _ = self.tx.send(note);
+    }
+}

@@ -1,0 +1,96 @@
+//! harpoon as a library: load allowlists once, then serve the same MCP handler over Streamable
+//! HTTP (mounted in any axum router), stdio, any rmcp transport, or one JSON-RPC message at a
+//! time in process (how the tunnel runs it). `examples/embed.rs` shows it in a host program.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), String> {
+//! let service = harpoon::service::HarpoonService::from_paths(&["allowlists/billing.yaml".into()])?;
+//! let app = axum::Router::new().nest_service("/mcp", service.streamable_http(Default::default()));
+//! # Ok(()) }
+//! ```
+
+use crate::callout::{Callout, HostResolver, OwnListeners, SystemResolver};
+use crate::config;
+use crate::engine::Engine;
+use crate::mcp::{CallTracker, McpHandler};
+use crate::policy::{Policy, SecretMode};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// What a service needs besides its policy. The defaults resolve names with the system
+/// resolver and know no listener of their own.
+#[derive(Clone)]
+pub struct ServiceOptions {
+    pub resolver: Arc<dyn HostResolver>,
+    /// Addresses harpoon listens on, which no target may reach. Add to it after binding.
+    pub own_listeners: OwnListeners,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self {
+            resolver: Arc::new(SystemResolver),
+            own_listeners: OwnListeners::default(),
+        }
+    }
+}
+
+/// A loaded, ready-to-serve harpoon.
+#[derive(Clone)]
+pub struct HarpoonService {
+    handler: McpHandler,
+}
+
+impl HarpoonService {
+    /// Loads and compiles allowlists (reading their secrets) with default options. The error is
+    /// the same text `harpoon check` prints.
+    pub fn from_paths(paths: &[PathBuf]) -> Result<Self, String> {
+        let files = config::load(paths).map_err(|e| e.to_string())?;
+        let policy = Policy::compile(&files, SecretMode::Resolve).map_err(|e| e.to_string())?;
+        Self::from_policy(policy, ServiceOptions::default())
+    }
+
+    /// A service for an already compiled policy.
+    pub fn from_policy(policy: Arc<Policy>, options: ServiceOptions) -> Result<Self, String> {
+        let callout = Callout::new(policy, options.resolver, options.own_listeners)?;
+        Ok(Self {
+            handler: McpHandler::with_tracker(Arc::new(Engine::new(callout)), Arc::new(CallTracker::default())),
+        })
+    }
+
+    /// The rmcp `ServerHandler`: serve it over any rmcp transport.
+    pub fn handler(&self) -> McpHandler {
+        self.handler.clone()
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        self.handler.engine()
+    }
+
+    pub fn policy(&self) -> &Arc<Policy> {
+        self.handler.engine().policy()
+    }
+
+    pub fn tracker(&self) -> &Arc<CallTracker> {
+        self.handler.tracker()
+    }
+
+    pub fn own_listeners(&self) -> &OwnListeners {
+        self.handler.engine().callout().own_listeners()
+    }
+
+    /// The Streamable HTTP service (a tower service) to mount at a path of the host's router.
+    /// Both protocol eras are served; legacy clients get sessions.
+    pub fn streamable_http(&self, config: StreamableHttpServerConfig) -> StreamableHttpService<McpHandler, LocalSessionManager> {
+        let handler = self.handler.clone();
+        StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(LocalSessionManager::default()), config)
+    }
+
+    /// Handles one JSON-RPC message in process and returns the reply, if the message wants one.
+    pub async fn handle_message(&self, raw: &str, cancel: CancellationToken) -> Option<String> {
+        crate::transport::inprocess::handle(self.handler.clone(), raw, cancel).await
+    }
+}

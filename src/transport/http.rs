@@ -1,0 +1,152 @@
+//! The HTTP server of `harpoon serve`: MCP at `/mcp` (Streamable HTTP, both protocol eras),
+//! `/healthz`, `/readyz` and `/metrics`. `/mcp` checks Host and Origin (DNS rebinding), caps
+//! request bodies, and requires a bearer token when one is configured.
+
+use crate::service::HarpoonService;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Largest MCP request body: a tool call's arguments, a request body included, fit well
+/// within it (the largest request body a target may allow is 4 MiB).
+pub const MAX_MCP_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Who may talk to `/mcp`.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Host header values accepted (without port): DNS-rebinding protection.
+    pub allowed_hosts: Vec<String>,
+    /// Origin header values accepted (`scheme://host[:port|:*]`); requests without an Origin
+    /// (non-browser clients) pass.
+    pub allowed_origins: Vec<String>,
+    /// When set, `/mcp` requires `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+impl HttpOptions {
+    /// The defaults of a loopback server: loopback names only, browser pages only from
+    /// loopback origins, no token.
+    pub fn loopback() -> Self {
+        Self {
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into(), "http://[::1]:*".into()],
+            token: None,
+        }
+    }
+}
+
+/// Readiness and uptime, shared by the server's endpoints.
+pub struct ServerStatus {
+    ready: AtomicBool,
+    started: Instant,
+}
+
+impl Default for ServerStatus {
+    fn default() -> Self {
+        Self { ready: AtomicBool::new(false), started: Instant::now() }
+    }
+}
+
+impl ServerStatus {
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    service: HarpoonService,
+    status: Arc<ServerStatus>,
+    token: Option<Arc<str>>,
+}
+
+/// The whole router. `shutdown` ends open MCP streams when cancelled.
+pub fn router(service: &HarpoonService, options: &HttpOptions, status: Arc<ServerStatus>, shutdown: CancellationToken) -> Router {
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(options.allowed_hosts.clone())
+        .with_allowed_origins(options.allowed_origins.clone())
+        .with_max_request_body_bytes(MAX_MCP_BODY_BYTES)
+        .with_cancellation_token(shutdown);
+    let state = AppState {
+        service: service.clone(),
+        status,
+        token: options.token.as_deref().map(Arc::from),
+    };
+    let mcp = Router::new()
+        .nest_service("/mcp", service.streamable_http(config))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .merge(mcp)
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    if s.status.is_ready() && !s.service.tracker().is_draining() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let policy = s.service.policy();
+    let gauges = [
+        ("harpoon_ready", "1 when the policy is loaded and the listener is up.", f64::from(u8::from(s.status.is_ready()))),
+        ("harpoon_calls_in_flight", "Tool calls being served now.", s.service.tracker().in_flight() as f64),
+        ("harpoon_targets", "Targets in the loaded policy.", policy.targets().len() as f64),
+        ("harpoon_route_tools", "Route tools in the loaded policy.", policy.route_count() as f64),
+        ("harpoon_uptime_seconds", "Seconds since the server started.", s.status.started.elapsed().as_secs_f64()),
+    ];
+    let text = s.service.engine().metrics().render(&gauges);
+    let mut r = text.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r
+}
+
+async fn require_token(State(s): State<AppState>, request: Request<Body>, next: Next) -> Response {
+    let Some(token) = &s.token else {
+        return next.run(request).await;
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes())) {
+        return next.run(request).await;
+    }
+    let mut r = (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+/// Compares without an early exit, so the time taken says nothing about where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn constant_time_eq_compares_exactly() {
+        assert!(super::constant_time_eq(b"abc", b"abc"));
+        assert!(!super::constant_time_eq(b"abc", b"abd"));
+        assert!(!super::constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,38 @@
+//! One JSON-RPC message in, its reply out, with no socket: the tunnel runs harpoon this way.
+//! Each message is served statelessly through rmcp's own dispatch, so both protocol eras work
+//! (`initialize` is negotiated, 2026-07-28 `_meta` is checked, `server/discover` answered).
+
+use crate::mcp::McpHandler;
+use rmcp::RoleServer;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::service::serve_directly_with_ct;
+use rmcp::transport::OneshotTransport;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// The reply to `raw`, or `None` for a notification or a response (they get no reply).
+pub async fn handle(handler: McpHandler, raw: &str, cancel: CancellationToken) -> Option<String> {
+    let message: ClientJsonRpcMessage = match serde_json::from_str(raw) {
+        Ok(m) => m,
+        Err(e) => {
+            let error = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}});
+            return Some(error.to_string());
+        }
+    };
+    if !matches!(message, ClientJsonRpcMessage::Request(_)) {
+        return None;
+    }
+    let (transport, mut replies) = OneshotTransport::<RoleServer>::new(message);
+    let running = serve_directly_with_ct(handler, transport, None, cancel);
+    let mut reply = None;
+    while let Some(out) = replies.recv().await {
+        if matches!(out, ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_)) {
+            reply = serde_json::to_string(&out).ok();
+            break;
+        }
+    }
+    tokio::spawn(async move {
+        let _ = running.waiting().await;
+    });
+    reply
+}

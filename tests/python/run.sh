@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The official Python MCP SDK (mcp 2.x) against `harpoon serve` and `harpoon stdio`, in each of
+# its three modes (auto, legacy, 2026-07-28): list tools, a read, a write, denials, an oversize
+# response, list_targets, an unknown tool, progress notifications.
+#
+#   HARPOON=target/debug/harpoon PYTHON=.venv/bin/python tests/python/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+HARPOON=${HARPOON:-target/debug/harpoon}
+PYTHON=${PYTHON:-python3}
+PORT=${PORT:-18788}
+OUT=${OUT:-target/python-client}
+mkdir -p "$OUT"
+# The demo API (127.0.0.1:8789) and `harpoon stdio` share this token.
+export HARPOON_DEMO_TOKEN=python-sdk-test-token
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+"$HARPOON" serve --demo --listen "127.0.0.1:$PORT" >"$OUT/serve.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "harpoon serve --demo did not become ready"; cat "$OUT/serve.log"; exit 1; }
+
+passed=0; failed=0
+run() {
+  local name=$1; shift
+  if "$PYTHON" tests/python/mcp_client_check.py "$@" --spec tests/python/demo.json >"$OUT/$name.log" 2>&1; then
+    echo "ok: $name ($(tail -n 1 "$OUT/$name.log"))"; passed=$((passed + 1))
+  else
+    echo "FAILED: $name"; cat "$OUT/$name.log"; failed=$((failed + 1))
+  fi
+}
+for mode in auto legacy 2026-07-28; do
+  version=$([ "$mode" = legacy ] && echo 2025-11-25 || echo 2026-07-28)
+  run "http-$mode" --transport http --url "http://127.0.0.1:$PORT/mcp" --mode "$mode" --expect-version "$version"
+  run "stdio-$mode" --transport stdio --command "$HARPOON stdio --allowlist allowlists/demo.yaml --log warn" \
+    --env "HARPOON_DEMO_TOKEN=$HARPOON_DEMO_TOKEN" --mode "$mode" --expect-version "$version"
+done
+echo "python sdk client runs: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
