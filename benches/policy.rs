@@ -23,7 +23,9 @@ fn bench_compile(c: &mut Criterion) {
     for n in SIZES {
         let yaml = harpoon::synthetic::allowlist_yaml(n, 1, "http://127.0.0.1:9");
         group.throughput(Throughput::Bytes(yaml.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(n), &yaml, |b, yaml| b.iter(|| compile(black_box(yaml))));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &yaml, |b, yaml| {
+            b.iter(|| compile(black_box(yaml)))
+        });
     }
     group.finish();
 }
@@ -31,7 +33,11 @@ fn bench_compile(c: &mut Criterion) {
 fn bench_decide(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide");
     for n in SIZES {
-        let policy = compile(&harpoon::synthetic::allowlist_yaml(n, 1, "http://127.0.0.1:9"));
+        let policy = compile(&harpoon::synthetic::allowlist_yaml(
+            n,
+            1,
+            "http://127.0.0.1:9",
+        ));
         let tool = format!("t{}.r0", n / 2);
         let route_args = json!({"id": "123456"});
         let route_args = route_args.as_object().expect("object");
@@ -40,7 +46,8 @@ fn bench_decide(c: &mut Criterion) {
         let target_args = target_args.as_object().expect("object");
         group.bench_function(BenchmarkId::new("route", n), |b| {
             b.iter(|| {
-                let request = CallRequest::parse(black_box(&tool), Some(route_args)).expect("parses");
+                let request =
+                    CallRequest::parse(black_box(&tool), Some(route_args)).expect("parses");
                 match decide(&policy, &request) {
                     Decision::Allow(p) => black_box(p.url().as_str().len()),
                     Decision::Deny(r) => panic!("{r:?}"),
@@ -49,7 +56,8 @@ fn bench_decide(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("call_target", n), |b| {
             b.iter(|| {
-                let request = CallRequest::parse("call_target", Some(black_box(target_args))).expect("parses");
+                let request = CallRequest::parse("call_target", Some(black_box(target_args)))
+                    .expect("parses");
                 match decide(&policy, &request) {
                     Decision::Allow(p) => black_box(p.url().as_str().len()),
                     Decision::Deny(r) => panic!("{r:?}"),
@@ -60,7 +68,8 @@ fn bench_decide(c: &mut Criterion) {
         let denied = denied.as_object().expect("object");
         group.bench_function(BenchmarkId::new("denied", n), |b| {
             b.iter(|| {
-                let request = CallRequest::parse("call_target", Some(black_box(denied))).expect("parses");
+                let request =
+                    CallRequest::parse("call_target", Some(black_box(denied))).expect("parses");
                 black_box(matches!(decide(&policy, &request), Decision::Deny(_)))
             })
         });

@@ -89,7 +89,10 @@ fn route_tool(target: &Target, route: &Route) -> ToolDef {
     for (name, spec) in &route.params {
         let mut schema = spec.json_schema();
         if schema.get("description").is_none() {
-            schema["description"] = json!(format!("Path parameter: fills one segment of {}", route.template.as_str()));
+            schema["description"] = json!(format!(
+                "Path parameter: fills one segment of {}",
+                route.template.as_str()
+            ));
         }
         properties.insert(name.clone(), schema);
         required.push(json!(name));
@@ -117,18 +120,27 @@ fn route_tool(target: &Target, route: &Route) -> ToolDef {
             && !m.contains_key("description")
         {
             let ct = body.content_type.to_str().unwrap_or("");
-            m.insert("description".into(), json!(format!("The request body, sent as {ct}")));
+            m.insert(
+                "description".into(),
+                json!(format!("The request body, sent as {ct}")),
+            );
         }
         properties.insert("body".into(), schema);
         if body.required {
             required.push(json!("body"));
         }
     }
-    let mut input = json!({"type": "object", "properties": properties, "additionalProperties": false});
+    let mut input =
+        json!({"type": "object", "properties": properties, "additionalProperties": false});
     if !required.is_empty() {
         input["required"] = Value::Array(required);
     }
-    let what = format!("{} {} on target '{}'", route.method, route.template.as_str(), target.label);
+    let what = format!(
+        "{} {} on target '{}'",
+        route.method,
+        route.template.as_str(),
+        target.label
+    );
     let description = match (&route.description, &target.description) {
         (Some(d), _) => format!("{d} ({what})"),
         (None, Some(td)) => format!("{what}: {td}"),
@@ -139,7 +151,10 @@ fn route_tool(target: &Target, route: &Route) -> ToolDef {
         description,
         input_schema: object(input),
         output_schema: response_schema(),
-        annotations: annotations(std::iter::once(route.method).collect(), target.network.allow_cidrs().is_empty()),
+        annotations: annotations(
+            std::iter::once(route.method).collect(),
+            target.network.allow_cidrs().is_empty(),
+        ),
     }
 }
 
@@ -194,11 +209,19 @@ fn list_targets_tool() -> ToolDef {
 }
 
 fn call_target_tool(policy: &Policy) -> ToolDef {
-    let with_paths: Vec<&Target> = policy.targets().iter().filter(|t| !t.paths.is_empty()).collect();
+    let with_paths: Vec<&Target> = policy
+        .targets()
+        .iter()
+        .filter(|t| !t.paths.is_empty())
+        .collect();
     let labels: Vec<&str> = with_paths.iter().map(|t| t.label.as_str()).collect();
-    let methods = with_paths.iter().fold(MethodSet::default(), |a, t| a.union(t.paths.methods()));
+    let methods = with_paths
+        .iter()
+        .fold(MethodSet::default(), |a, t| a.union(t.paths.methods()));
     let method_names: Vec<&str> = methods.iter().map(Method::as_str).collect();
-    let open_world = with_paths.iter().any(|t| t.network.allow_cidrs().is_empty());
+    let open_world = with_paths
+        .iter()
+        .any(|t| t.network.allow_cidrs().is_empty());
     let input = json!({
         "type": "object",
         "properties": {

@@ -32,7 +32,10 @@ struct Demo {
 /// The demo's token: `HARPOON_DEMO_TOKEN` when set (so a second harpoon, e.g. `harpoon stdio`
 /// with allowlists/demo.yaml, can share the demo API), else a fresh random one.
 pub fn token() -> String {
-    std::env::var(DEMO_TOKEN_VAR).ok().filter(|t| !t.is_empty()).unwrap_or_else(random_token)
+    std::env::var(DEMO_TOKEN_VAR)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(random_token)
 }
 
 /// A random token for one demo run (not for real secrets: it only keeps the demo honest).
@@ -42,7 +45,11 @@ pub fn random_token() -> String {
     for i in 0..2u8 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u8(i);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
         out.push_str(&format!("{:016x}", h.finish()));
     }
     out
@@ -54,7 +61,10 @@ pub fn router(token: &str) -> Router {
         .into_iter()
         .map(|(id, name, quantity)| (id, json!({"id": id, "name": name, "quantity": quantity})))
         .collect();
-    let demo = Demo { token: Arc::from(token), items: Arc::new(Mutex::new(items)) };
+    let demo = Demo {
+        token: Arc::from(token),
+        items: Arc::new(Mutex::new(items)),
+    };
     Router::new().fallback(move |request: Request<Body>| {
         let demo = demo.clone();
         async move { handle(&demo, request).await }
@@ -62,30 +72,48 @@ pub fn router(token: &str) -> Router {
 }
 
 /// Binds the demo API and serves it in the background until `shutdown` is cancelled.
-pub async fn start(token: &str, shutdown: tokio_util::sync::CancellationToken) -> Result<SocketAddr, String> {
+pub async fn start(
+    token: &str,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<SocketAddr, String> {
     let listener = tokio::net::TcpListener::bind(DEMO_ADDR)
         .await
-        .map_err(|e| format!("the demo API cannot listen on {DEMO_ADDR}: {e}; stop whatever uses that port"))?;
+        .map_err(|e| {
+            format!("the demo API cannot listen on {DEMO_ADDR}: {e}; stop whatever uses that port")
+        })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = router(token);
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
     });
     Ok(addr)
 }
 
 async fn handle(demo: &Demo, request: Request<Body>) -> Response {
     let expected = format!("Bearer {}", demo.token);
-    let authorized = request.headers().get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes() == expected.as_bytes());
+    let authorized = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .is_some_and(|v| v.as_bytes() == expected.as_bytes());
     if !authorized {
-        return json_response(StatusCode::UNAUTHORIZED, json!({"error": "missing or wrong bearer token"}));
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "missing or wrong bearer token"}),
+        );
     }
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("").to_owned();
     let body = match axum::body::to_bytes(request.into_body(), MAX_DEMO_BODY).await {
         Ok(b) => b,
-        Err(_) => return json_response(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": "body too large"})),
+        Err(_) => {
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": "body too large"}),
+            );
+        }
     };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
@@ -97,11 +125,18 @@ async fn handle(demo: &Demo, request: Request<Body>) -> Response {
         },
         (Method::DELETE, ["api", "items", id]) => {
             let removed = id.parse::<u32>().ok().and_then(|id| lock(demo).remove(&id));
-            if removed.is_some() { StatusCode::NO_CONTENT.into_response() } else { not_found() }
+            if removed.is_some() {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                not_found()
+            }
         }
         (Method::GET, ["api", "reports", "latest"]) => {
             let mut r = StatusCode::FOUND.into_response();
-            r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/api/reports/daily"));
+            r.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_static("/api/reports/daily"),
+            );
             r
         }
         (Method::GET, ["api", "reports", "full"]) => {
@@ -109,14 +144,18 @@ async fn handle(demo: &Demo, request: Request<Body>) -> Response {
             let line = "sku,name,quantity,warehouse,notes\n";
             let text: String = std::iter::repeat_n(line, 4096).collect();
             let mut r = text.into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
             r
         }
         (Method::GET, ["api", "reports", name]) => {
             let count = lock(demo).len();
             let text = format!("{name} report: {count} item kinds in stock\n");
             let mut r = text.into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
             r
         }
         _ => not_found(),
@@ -143,7 +182,10 @@ fn item(demo: &Demo, id: &str) -> Option<Value> {
 
 fn create(demo: &Demo, body: &Bytes) -> Response {
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
-        return json_response(StatusCode::BAD_REQUEST, json!({"error": "send a JSON object"}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "send a JSON object"}),
+        );
     };
     let mut items = lock(demo);
     let id = items.keys().next_back().map_or(1, |k| k + 1);
@@ -166,6 +208,9 @@ fn not_found() -> Response {
 
 fn json_response(status: StatusCode, v: Value) -> Response {
     let mut r = (status, v.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }

@@ -72,7 +72,10 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(callout: Callout) -> Self {
-        Self { callout, metrics: Arc::default() }
+        Self {
+            callout,
+            metrics: Arc::default(),
+        }
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -88,8 +91,14 @@ impl Engine {
     }
 
     /// Runs tool `name` with `arguments`. `cancel` aborts the upstream call.
-    pub async fn call(&self, name: &str, arguments: Option<&Map<String, Value>>, cancel: &CancellationToken) -> Outcome {
-        self.call_with_progress(name, arguments, cancel, &NoProgress).await
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: Option<&Map<String, Value>>,
+        cancel: &CancellationToken,
+    ) -> Outcome {
+        self.call_with_progress(name, arguments, cancel, &NoProgress)
+            .await
     }
 
     /// Like `call`, reporting each stage to `progress`.
@@ -102,14 +111,26 @@ impl Engine {
     ) -> Outcome {
         let started = Instant::now();
         let policy = self.policy();
-        let mut record = CallRecord { tool: name, decision: "deny", ..CallRecord::default() };
-        let known = name == LIST_TARGETS || (name == CALL_TARGET && policy.has_free_paths()) || policy.route_tool(name).is_some();
+        let mut record = CallRecord {
+            tool: name,
+            decision: "deny",
+            ..CallRecord::default()
+        };
+        let known = name == LIST_TARGETS
+            || (name == CALL_TARGET && policy.has_free_paths())
+            || policy.route_tool(name).is_some();
         if !known {
             return self.finish(Outcome::UnknownTool, &mut record, started);
         }
         let request = match CallRequest::parse(name, arguments) {
             Ok(r) => r,
-            Err(e) => return self.finish(Outcome::Denied(DenyReason::BadArgument(e)), &mut record, started),
+            Err(e) => {
+                return self.finish(
+                    Outcome::Denied(DenyReason::BadArgument(e)),
+                    &mut record,
+                    started,
+                );
+            }
         };
         if request == CallRequest::ListTargets {
             return self.finish(Outcome::Targets(list_targets(policy)), &mut record, started);
@@ -179,7 +200,8 @@ pub fn list_targets(policy: &Policy) -> Value {
                     json!({"methods": methods, "glob": r.glob.as_str(), "query": query})
                 })
                 .collect();
-            let mut entry = json!({"label": t.label.as_str(), "allowed_methods": methods, "paths": paths});
+            let mut entry =
+                json!({"label": t.label.as_str(), "allowed_methods": methods, "paths": paths});
             if let Some(d) = &t.description {
                 entry["description"] = json!(d);
             }

@@ -9,9 +9,13 @@ use std::sync::Mutex;
 
 /// Call duration buckets, seconds: loopback calls land in the first few, slow upstreams in
 /// the last.
-const DURATION_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const DURATION_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 /// Response size buckets, bytes.
-const SIZE_BUCKETS: &[f64] = &[256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0];
+const SIZE_BUCKETS: &[f64] = &[
+    256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
+];
 
 #[derive(Default, Clone)]
 struct Histogram {
@@ -61,13 +65,29 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn record(&self, r: &CallRecord) {
-        let tool = if r.reason == "unknown_tool" { "_unknown" } else { r.tool };
-        let target = if r.target.is_empty() { "_none" } else { r.target };
+        let tool = if r.reason == "unknown_tool" {
+            "_unknown"
+        } else {
+            r.tool
+        };
+        let target = if r.target.is_empty() {
+            "_none"
+        } else {
+            r.target
+        };
         let mut t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        *t.calls.entry((tool.to_owned(), target.to_owned(), r.decision, r.reason)).or_default() += 1;
+        *t.calls
+            .entry((tool.to_owned(), target.to_owned(), r.decision, r.reason))
+            .or_default() += 1;
         if r.decision == "allow" {
-            t.durations.entry(target.to_owned()).or_default().observe(DURATION_BUCKETS, r.duration_us as f64 / 1e6);
-            t.sizes.entry(target.to_owned()).or_default().observe(SIZE_BUCKETS, r.bytes_in as f64);
+            t.durations
+                .entry(target.to_owned())
+                .or_default()
+                .observe(DURATION_BUCKETS, r.duration_us as f64 / 1e6);
+            t.sizes
+                .entry(target.to_owned())
+                .or_default()
+                .observe(SIZE_BUCKETS, r.bytes_in as f64);
         }
     }
 
@@ -75,7 +95,10 @@ impl Metrics {
     pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
         let mut out = String::new();
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         let t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         out.push_str("# HELP harpoon_calls_total Tool calls by tool, target, decision and reason code.\n# TYPE harpoon_calls_total counter\n");
@@ -89,18 +112,30 @@ impl Metrics {
         }
         out.push_str("# HELP harpoon_call_duration_seconds Duration of permitted calls, by target.\n# TYPE harpoon_call_duration_seconds histogram\n");
         for (target, h) in &t.durations {
-            h.render(&mut out, "harpoon_call_duration_seconds", &format!("target=\"{}\"", escape(target)), DURATION_BUCKETS);
+            h.render(
+                &mut out,
+                "harpoon_call_duration_seconds",
+                &format!("target=\"{}\"", escape(target)),
+                DURATION_BUCKETS,
+            );
         }
         out.push_str("# HELP harpoon_response_bytes Response body bytes returned, by target.\n# TYPE harpoon_response_bytes histogram\n");
         for (target, h) in &t.sizes {
-            h.render(&mut out, "harpoon_response_bytes", &format!("target=\"{}\"", escape(target)), SIZE_BUCKETS);
+            h.render(
+                &mut out,
+                "harpoon_response_bytes",
+                &format!("target=\"{}\"", escape(target)),
+                SIZE_BUCKETS,
+            );
         }
         out
     }
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -110,14 +145,33 @@ mod tests {
     #[test]
     fn counts_and_histograms_render() {
         let m = Metrics::default();
-        let r = CallRecord { tool: "api.get", target: "api", decision: "allow", reason: "ok", duration_us: 2_000, bytes_in: 100, ..CallRecord::default() };
+        let r = CallRecord {
+            tool: "api.get",
+            target: "api",
+            decision: "allow",
+            reason: "ok",
+            duration_us: 2_000,
+            bytes_in: 100,
+            ..CallRecord::default()
+        };
         m.record(&r);
-        m.record(&CallRecord { tool: "whatever\"x", reason: "unknown_tool", decision: "deny", ..CallRecord::default() });
+        m.record(&CallRecord {
+            tool: "whatever\"x",
+            reason: "unknown_tool",
+            decision: "deny",
+            ..CallRecord::default()
+        });
         let text = m.render(&[("harpoon_ready", "1 when ready", 1.0)]);
         assert!(text.contains("harpoon_calls_total{tool=\"api.get\",target=\"api\",decision=\"allow\",reason=\"ok\"} 1"), "{text}");
         assert!(text.contains("harpoon_calls_total{tool=\"_unknown\",target=\"_none\",decision=\"deny\",reason=\"unknown_tool\"} 1"), "{text}");
-        assert!(text.contains("harpoon_call_duration_seconds_bucket{target=\"api\",le=\"0.0025\"} 1"), "{text}");
-        assert!(text.contains("harpoon_response_bytes_count{target=\"api\"} 1"), "{text}");
+        assert!(
+            text.contains("harpoon_call_duration_seconds_bucket{target=\"api\",le=\"0.0025\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("harpoon_response_bytes_count{target=\"api\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("harpoon_ready 1"), "{text}");
     }
 }

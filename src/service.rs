@@ -5,7 +5,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), String> {
 //! let service = harpoon::service::HarpoonService::from_paths(&["allowlists/billing.yaml".into()])?;
-//! let app = axum::Router::new().nest_service("/mcp", service.streamable_http(Default::default()));
+//! let app: axum::Router = axum::Router::new().nest_service("/mcp", service.streamable_http(Default::default()));
 //! # Ok(()) }
 //! ```
 
@@ -14,8 +14,12 @@ use crate::config;
 use crate::engine::Engine;
 use crate::mcp::{CallTracker, McpHandler};
 use crate::policy::{Policy, SecretMode};
+use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+
+/// rmcp's Streamable HTTP settings (allowed hosts and origins, body cap, shutdown token),
+/// re-exported so a host program needs no direct rmcp dependency.
+pub use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -57,7 +61,10 @@ impl HarpoonService {
     pub fn from_policy(policy: Arc<Policy>, options: ServiceOptions) -> Result<Self, String> {
         let callout = Callout::new(policy, options.resolver, options.own_listeners)?;
         Ok(Self {
-            handler: McpHandler::with_tracker(Arc::new(Engine::new(callout)), Arc::new(CallTracker::default())),
+            handler: McpHandler::with_tracker(
+                Arc::new(Engine::new(callout)),
+                Arc::new(CallTracker::default()),
+            ),
         })
     }
 
@@ -84,9 +91,16 @@ impl HarpoonService {
 
     /// The Streamable HTTP service (a tower service) to mount at a path of the host's router.
     /// Both protocol eras are served; legacy clients get sessions.
-    pub fn streamable_http(&self, config: StreamableHttpServerConfig) -> StreamableHttpService<McpHandler, LocalSessionManager> {
+    pub fn streamable_http(
+        &self,
+        config: StreamableHttpServerConfig,
+    ) -> StreamableHttpService<McpHandler, LocalSessionManager> {
         let handler = self.handler.clone();
-        StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(LocalSessionManager::default()), config)
+        StreamableHttpService::new(
+            move || Ok(handler.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        )
     }
 
     /// Handles one JSON-RPC message in process and returns the reply, if the message wants one.

@@ -19,14 +19,24 @@ pub enum LogFormat {
 
 /// Installs the global subscriber. `filter` is `target=level,...` (as in `RUST_LOG`).
 pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
-    let targets = Targets::from_str(filter).map_err(|e| format!("log filter '{filter}' is not valid: {e}"))?;
+    let targets = Targets::from_str(filter)
+        .map_err(|e| format!("log filter '{filter}' is not valid: {e}"))?;
     let registry = tracing_subscriber::registry().with(targets);
     let result = match format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(false),
+            )
             .try_init(),
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     result.map_err(|e| format!("logging could not start: {e}"))

@@ -30,7 +30,10 @@ fn one_audit_event_per_call_and_nothing_secret_in_any_log_line() {
         .with_writer(move || writer.clone())
         .finish();
     tracing::subscriber::with_default(subscriber, || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         rt.block_on(async {
             let up = Upstream::echo().await;
             let e = engine(&crate::enforcement::allowlist(&up.url()));
@@ -42,7 +45,10 @@ fn one_audit_event_per_call_and_nothing_secret_in_any_log_line() {
     });
     let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
     for marker in ["s3cret-token-value", "BODY-MARKER", "QUERY-MARKER"] {
-        assert!(!text.contains(marker), "'{marker}' leaked into the logs:\n{text}");
+        assert!(
+            !text.contains(marker),
+            "'{marker}' leaked into the logs:\n{text}"
+        );
     }
     let audits: Vec<Value> = text
         .lines()
@@ -62,7 +68,11 @@ fn one_audit_event_per_call_and_nothing_secret_in_any_log_line() {
         [
             ("api.create".to_owned(), "allow".to_owned(), "ok".to_owned()),
             ("call_target".into(), "allow".into(), "ok".into()),
-            ("call_target".into(), "deny".into(), "path_not_allowed".into()),
+            (
+                "call_target".into(),
+                "deny".into(),
+                "path_not_allowed".into()
+            ),
             ("api.get_item".into(), "deny".into(), "bad_param".into()),
         ]
     );
@@ -72,5 +82,8 @@ fn one_audit_event_per_call_and_nothing_secret_in_any_log_line() {
     assert_eq!(first["path"], "/items");
     assert_eq!(first["status"], 200);
     assert!(first["bytes_out"].as_u64() > Some(0) && first["duration_us"].is_u64());
-    assert_eq!(audits[1]["fields"]["path"], "/reports/x", "the query string is never logged");
+    assert_eq!(
+        audits[1]["fields"]["path"], "/reports/x",
+        "the query string is never logged"
+    );
 }

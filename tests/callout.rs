@@ -29,14 +29,32 @@ async fn injected_headers_reach_the_upstream_and_win() {
     let r = response(call(&engine, "call_target", args).await);
     assert_eq!(r.status, 200);
     let seen = &up.requests()[0];
-    assert_eq!(seen.header("authorization"), Some("Bearer s3cret-token-value"));
-    assert_eq!(seen.headers.iter().filter(|(n, _)| n == "authorization").count(), 1);
+    assert_eq!(
+        seen.header("authorization"),
+        Some("Bearer s3cret-token-value")
+    );
+    assert_eq!(
+        seen.headers
+            .iter()
+            .filter(|(n, _)| n == "authorization")
+            .count(),
+        1
+    );
     assert_eq!(seen.header("accept"), Some("application/json"));
     assert_eq!(seen.header("accept-encoding"), Some("identity"));
-    assert!(seen.header("user-agent").is_some_and(|u| u.starts_with("harpoon/")));
+    assert!(
+        seen.header("user-agent")
+            .is_some_and(|u| u.starts_with("harpoon/"))
+    );
     let body = String::from_utf8_lossy(&r.body);
-    assert!(!body.contains("s3cret-token-value"), "an echoed secret must be blanked: {body}");
-    assert!(body.contains("authorization: Bearer ******************"), "{body}");
+    assert!(
+        !body.contains("s3cret-token-value"),
+        "an echoed secret must be blanked: {body}"
+    );
+    assert!(
+        body.contains("authorization: Bearer ******************"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -70,11 +88,20 @@ async fn a_redirect_off_the_origin_is_refused_before_it_is_dialled() {
     // Regression: the hop was once rebuilt on the target's origin instead of being refused,
     // which sent it back to the upstream. The upstream must see the first request only.
     assert_eq!(up.requests().len(), 1);
-    for location in ["http://evil.example/api/x", "//evil.example/api/x", "/elsewhere/x", "https://127.0.0.1/api/x"] {
+    for location in [
+        "http://evil.example/api/x",
+        "//evil.example/api/x",
+        "/elsewhere/x",
+        "https://127.0.0.1/api/x",
+    ] {
         let loc = location.to_owned();
         let up = Upstream::start(move |_| Reply::redirect(307, &loc)).await;
         let e = crate::support::engine::engine(&target(&up.url(), "    redirects: 3\n"));
-        assert_eq!(code(&call(&e, "call_target", get("/x")).await), "redirect_not_allowed", "{location}");
+        assert_eq!(
+            code(&call(&e, "call_target", get("/x")).await),
+            "redirect_not_allowed",
+            "{location}"
+        );
     }
 }
 
@@ -90,13 +117,23 @@ async fn same_origin_redirects_are_followed_hop_by_hop_within_the_limit() {
     .await;
     let engine = engine(&target(&up.url(), "    redirects: 2\n"));
     let r = response(call(&engine, "call_target", get("/old")).await);
-    assert_eq!((r.status, r.redirects, &r.body[..]), (200, 1, &b"moved"[..]));
-    assert_eq!(code(&call(&engine, "call_target", get("/loop")).await), "too_many_redirects");
+    assert_eq!(
+        (r.status, r.redirects, &r.body[..]),
+        (200, 1, &b"moved"[..])
+    );
+    assert_eq!(
+        code(&call(&engine, "call_target", get("/loop")).await),
+        "too_many_redirects"
+    );
     let post = json!({"label": "api", "method": "POST", "path": "/post", "body": "data"});
     let r = response(call(&engine, "call_target", post).await);
     assert_eq!(r.status, 200);
     let last = up.requests().pop().expect("request");
-    assert_eq!((last.method.as_str(), last.body.len()), ("GET", 0), "303 turns POST into a bodiless GET");
+    assert_eq!(
+        (last.method.as_str(), last.body.len()),
+        ("GET", 0),
+        "303 turns POST into a bodiless GET"
+    );
     // With no redirects allowed, the 3xx comes back as it is.
     let no_redirects = crate::support::engine::engine(&target(&up.url(), ""));
     let r = response(call(&no_redirects, "call_target", get("/old")).await);
@@ -107,13 +144,22 @@ async fn same_origin_redirects_are_followed_hop_by_hop_within_the_limit() {
 #[tokio::test]
 async fn an_endless_body_is_cut_at_the_cap() {
     let up = Upstream::start(|_| Reply::StreamForever).await;
-    let engine = engine(&target(&up.url(), "    limits: { response_bytes: 64KiB, timeout: 5s }\n"));
+    let engine = engine(&target(
+        &up.url(),
+        "    limits: { response_bytes: 64KiB, timeout: 5s }\n",
+    ));
     let r = response(call(&engine, "call_target", get("/stream")).await);
     assert_eq!(r.body.len(), 64 * 1024);
     assert!(r.truncated);
     assert_eq!(r.full_size, None, "a chunked body has no known size");
-    let engine = crate::support::engine::engine(&target(&up.url(), "    limits: { response_bytes: 64KiB, oversize: error }\n"));
-    assert_eq!(code(&call(&engine, "call_target", get("/stream")).await), "response_too_large");
+    let engine = crate::support::engine::engine(&target(
+        &up.url(),
+        "    limits: { response_bytes: 64KiB, oversize: error }\n",
+    ));
+    assert_eq!(
+        code(&call(&engine, "call_target", get("/stream")).await),
+        "response_too_large"
+    );
 }
 
 #[tokio::test]
@@ -121,7 +167,10 @@ async fn a_known_oversize_body_reports_its_full_size() {
     let up = Upstream::start(|_| Reply::ok(&"z".repeat(10_000))).await;
     let engine = engine(&target(&up.url(), "    limits: { response_bytes: 1000 }\n"));
     let r = response(call(&engine, "call_target", get("/big")).await);
-    assert_eq!((r.body.len(), r.full_size, r.truncated), (1000, Some(10_000), true));
+    assert_eq!(
+        (r.body.len(), r.full_size, r.truncated),
+        (1000, Some(10_000), true)
+    );
 }
 
 #[tokio::test]
@@ -129,19 +178,30 @@ async fn a_compression_bomb_is_never_decoded() {
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
     let mut gz = GzEncoder::new(Vec::new(), Compression::best());
-    gz.write_all(&vec![0u8; 50 * 1024 * 1024]).expect("compress");
+    gz.write_all(&vec![0u8; 50 * 1024 * 1024])
+        .expect("compress");
     let bomb = gz.finish().expect("gzip");
     let compressed = bomb.len();
-    assert!(compressed < 100 * 1024, "the bomb is small on the wire ({compressed})");
+    assert!(
+        compressed < 100 * 1024,
+        "the bomb is small on the wire ({compressed})"
+    );
     let up = Upstream::start(move |_| Reply::Respond {
         status: 200,
-        headers: vec![("content-encoding".into(), "gzip".into()), ("content-type".into(), "application/octet-stream".into())],
+        headers: vec![
+            ("content-encoding".into(), "gzip".into()),
+            ("content-type".into(), "application/octet-stream".into()),
+        ],
         body: bomb.clone(),
     })
     .await;
     let engine = engine(&target(&up.url(), "    limits: { response_bytes: 1MiB }\n"));
     let r = response(call(&engine, "call_target", get("/bomb")).await);
-    assert_eq!(r.body.len(), compressed, "the body is returned as sent, not inflated");
+    assert_eq!(
+        r.body.len(),
+        compressed,
+        "the body is returned as sent, not inflated"
+    );
     assert!(!r.truncated);
 }
 
@@ -162,27 +222,55 @@ async fn resets_and_protocol_failures_are_errors_not_hangs() {
         l.local_addr().expect("addr").port()
     };
     let engine = engine(&target(&format!("http://127.0.0.1:{closed}"), ""));
-    assert_eq!(code(&call(&engine, "call_target", get("/x")).await), "upstream_unreachable");
+    assert_eq!(
+        code(&call(&engine, "call_target", get("/x")).await),
+        "upstream_unreachable"
+    );
 }
 
 #[tokio::test]
 async fn stalls_end_in_a_timeout_naming_the_phase() {
-    let up = Upstream::start(|s| if s.target.ends_with("/head") { Reply::StallBeforeHeaders } else { Reply::StallAfterHeaders }).await;
+    let up = Upstream::start(|s| {
+        if s.target.ends_with("/head") {
+            Reply::StallBeforeHeaders
+        } else {
+            Reply::StallAfterHeaders
+        }
+    })
+    .await;
     let engine = engine(&target(&up.url(), "    limits: { timeout: 300ms }\n"));
-    for (path, phase) in [("/head", "sent no response headers"), ("/body", "did not finish the body")] {
+    for (path, phase) in [
+        ("/head", "sent no response headers"),
+        ("/body", "did not finish the body"),
+    ] {
         let started = std::time::Instant::now();
         let outcome = call(&engine, "call_target", get(path)).await;
         assert_eq!(code(&outcome), "upstream_timeout");
-        let harpoon::engine::Outcome::Failed(e) = &outcome else { panic!("{outcome:?}") };
+        let harpoon::engine::Outcome::Failed(e) = &outcome else {
+            panic!("{outcome:?}")
+        };
         assert!(e.message().contains(phase), "{}", e.message());
-        assert!(started.elapsed() < Duration::from_secs(10), "the call ended");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the call ended"
+        );
     }
 }
 
 #[tokio::test]
 async fn overload_and_rate_limits_refuse_at_once() {
-    let up = Upstream::start(|s| if s.target.ends_with("/slow") { Reply::StallBeforeHeaders } else { Reply::ok("fast") }).await;
-    let engine = std::sync::Arc::new(engine(&target(&up.url(), "    limits: { concurrency: 1, timeout: 3s }\n")));
+    let up = Upstream::start(|s| {
+        if s.target.ends_with("/slow") {
+            Reply::StallBeforeHeaders
+        } else {
+            Reply::ok("fast")
+        }
+    })
+    .await;
+    let engine = std::sync::Arc::new(engine(&target(
+        &up.url(),
+        "    limits: { concurrency: 1, timeout: 3s }\n",
+    )));
     let slow = tokio::spawn({
         let engine = std::sync::Arc::clone(&engine);
         async move { code(&call(&engine, "call_target", get("/slow")).await) }
@@ -193,12 +281,24 @@ async fn overload_and_rate_limits_refuse_at_once() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(code(&call(&engine, "call_target", get("/fast")).await), "overloaded");
+    assert_eq!(
+        code(&call(&engine, "call_target", get("/fast")).await),
+        "overloaded"
+    );
     assert_eq!(slow.await.expect("join"), "upstream_timeout");
     let engine = crate::support::engine::engine(&target(&up.url(), "    limits: { rate: 2/h }\n"));
-    assert_eq!(code(&call(&engine, "call_target", get("/fast")).await), "ok");
-    assert_eq!(code(&call(&engine, "call_target", get("/fast")).await), "ok");
-    assert_eq!(code(&call(&engine, "call_target", get("/fast")).await), "rate_limited");
+    assert_eq!(
+        code(&call(&engine, "call_target", get("/fast")).await),
+        "ok"
+    );
+    assert_eq!(
+        code(&call(&engine, "call_target", get("/fast")).await),
+        "ok"
+    );
+    assert_eq!(
+        code(&call(&engine, "call_target", get("/fast")).await),
+        "rate_limited"
+    );
 }
 
 #[tokio::test]
@@ -208,10 +308,13 @@ async fn cancelling_a_call_aborts_the_upstream_request() {
     let cancel = CancellationToken::new();
     let args = get("/slow");
     let started = std::time::Instant::now();
-    let (outcome, ()) = tokio::join!(engine.call("call_target", args.as_object(), &cancel), async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        cancel.cancel();
-    });
+    let (outcome, ()) = tokio::join!(
+        engine.call("call_target", args.as_object(), &cancel),
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            cancel.cancel();
+        }
+    );
     assert_eq!(code(&outcome), "cancelled");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
@@ -231,7 +334,19 @@ async fn narrowing_knobs_only_lower_limits() {
     let up = Upstream::start(|_| Reply::ok(&"y".repeat(5000))).await;
     let engine = engine(&target(&up.url(), "    limits: { response_bytes: 4000 }\n"));
     let args = json!({"label": "api", "method": "GET", "path": "/x", "max_response_bytes": 100});
-    assert_eq!(response(call(&engine, "call_target", args).await).body.len(), 100);
-    let args = json!({"label": "api", "method": "GET", "path": "/x", "max_response_bytes": 1_000_000});
-    assert_eq!(response(call(&engine, "call_target", args).await).body.len(), 4000, "cannot be raised");
+    assert_eq!(
+        response(call(&engine, "call_target", args).await)
+            .body
+            .len(),
+        100
+    );
+    let args =
+        json!({"label": "api", "method": "GET", "path": "/x", "max_response_bytes": 1_000_000});
+    assert_eq!(
+        response(call(&engine, "call_target", args).await)
+            .body
+            .len(),
+        4000,
+        "cannot be raised"
+    );
 }

@@ -54,15 +54,35 @@ fn attacks() -> Vec<(&'static str, Value, &'static str)> {
         ("api.get_item", json!({"id": "../admin"}), "bad_param"),
         ("api.get_item", json!({"id": "%2e%2e"}), "bad_param"),
         ("api.get_item", json!({"id": "a/b"}), "bad_param"),
-        ("api.get_item", json!({"id": "http://169.254.169.254/latest"}), "bad_param"),
+        (
+            "api.get_item",
+            json!({"id": "http://169.254.169.254/latest"}),
+            "bad_param",
+        ),
         ("api.get_item", json!({"id": "//evil.example"}), "bad_param"),
         ("api.get_item", json!({"id": "x@evil.example"}), "bad_param"),
-        ("api.get_item", json!({"id": "x\r\nHost: evil.example"}), "bad_param"),
-        ("api.get_item", json!({"id": "x", "expand": "secrets"}), "bad_param"),
+        (
+            "api.get_item",
+            json!({"id": "x\r\nHost: evil.example"}),
+            "bad_param",
+        ),
+        (
+            "api.get_item",
+            json!({"id": "x", "expand": "secrets"}),
+            "bad_param",
+        ),
         ("api.get_item", json!({}), "bad_param"),
         ("api.get_item", json!({"id": 5}), "bad_param"),
-        ("api.get_item", json!({"id": "x", "url": "http://evil.example/"}), "bad_argument"),
-        ("api.get_item", json!({"id": "x", "body": "payload"}), "body_not_allowed"),
+        (
+            "api.get_item",
+            json!({"id": "x", "url": "http://evil.example/"}),
+            "bad_argument",
+        ),
+        (
+            "api.get_item",
+            json!({"id": "x", "body": "payload"}),
+            "body_not_allowed",
+        ),
         ("api.get_free", json!({"any": ".."}), "bad_param"),
         ("api.get_free", json!({"any": "."}), "bad_param"),
         ("api.get_free", json!({"any": ""}), "bad_param"),
@@ -70,55 +90,187 @@ fn attacks() -> Vec<(&'static str, Value, &'static str)> {
         // Bodies.
         ("api.create", json!({}), "bad_body"),
         ("api.create", json!({"body": {"name": 1}}), "bad_body"),
-        ("api.create", json!({"body": {"name": "x", "admin": true}}), "bad_body"),
+        (
+            "api.create",
+            json!({"body": {"name": "x", "admin": true}}),
+            "bad_body",
+        ),
         ("api.create", json!({"body": "not an object"}), "bad_body"),
         // Free-form paths: traversal in every spelling, absolute URLs, separators, CRLF.
         ("call_target", ct("/reports/../admin"), "path_not_allowed"),
-        ("call_target", ct("/reports/%2e%2e/admin"), "path_not_allowed"),
-        ("call_target", ct("/reports/%2E%2e%2fadmin"), "path_not_allowed"),
+        (
+            "call_target",
+            ct("/reports/%2e%2e/admin"),
+            "path_not_allowed",
+        ),
+        (
+            "call_target",
+            ct("/reports/%2E%2e%2fadmin"),
+            "path_not_allowed",
+        ),
         ("call_target", ct("/reports/.%2e/admin"), "path_not_allowed"),
-        ("call_target", ct("/reports/%252e%252e/admin"), "path_not_allowed"),
+        (
+            "call_target",
+            ct("/reports/%252e%252e/admin"),
+            "path_not_allowed",
+        ),
         ("call_target", ct("/reports/a%2fb"), "path_not_allowed"),
         ("call_target", ct("/reports/a%5cb"), "path_not_allowed"),
         ("call_target", ct("/reports\\..\\admin"), "path_not_allowed"),
-        ("call_target", ct("//evil.example/reports/x"), "path_not_allowed"),
-        ("call_target", ct("http://evil.example/reports/x"), "path_not_allowed"),
+        (
+            "call_target",
+            ct("//evil.example/reports/x"),
+            "path_not_allowed",
+        ),
+        (
+            "call_target",
+            ct("http://evil.example/reports/x"),
+            "path_not_allowed",
+        ),
         ("call_target", ct("reports/x"), "path_not_allowed"),
         ("call_target", ct("/reports/x?admin=1"), "path_not_allowed"),
         ("call_target", ct("/reports/x#fragment"), "path_not_allowed"),
-        ("call_target", ct("/reports/x\r\nHost: evil.example"), "path_not_allowed"),
-        ("call_target", ct("/reports/x%0d%0aHost:%20evil"), "path_not_allowed"),
+        (
+            "call_target",
+            ct("/reports/x\r\nHost: evil.example"),
+            "path_not_allowed",
+        ),
+        (
+            "call_target",
+            ct("/reports/x%0d%0aHost:%20evil"),
+            "path_not_allowed",
+        ),
         ("call_target", ct("/reports/x%00"), "path_not_allowed"),
         ("call_target", ct("/reports/x/y"), "path_not_allowed"),
         ("call_target", ct("/reports//x"), "path_not_allowed"),
         ("call_target", ct("/admin"), "path_not_allowed"),
         ("call_target", ct(""), "path_not_allowed"),
         // Methods, labels, query, headers.
-        ("call_target", json!({"label": "api", "method": "DELETE", "path": "/reports/x"}), "method_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "get", "path": "/reports/x"}), "method_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "TRACE", "path": "/reports/x"}), "method_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "CONNECT", "path": "/reports/x"}), "method_not_allowed"),
-        ("call_target", json!({"label": "nope", "method": "GET", "path": "/reports/x"}), "unknown_target"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "query": {"admin": "1"}}), "query_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/files/x", "query": {"date": "1"}}), "query_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Host": "evil.example"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"X-Forwarded-For": "127.0.0.1"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"X-Forwarded-Host": "evil.example"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Forwarded": "for=127.0.0.1"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"X-Real-IP": "127.0.0.1"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"X-HTTP-Method-Override": "DELETE"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Connection": "close, Authorization"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Transfer-Encoding": "chunked"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Content-Length": "0"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Accept": "a\r\nX-Injected: 1"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Accept": "a\nb"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"X-Secret": "1"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Bad Name": "1"}}), "header_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "body": "x"}), "body_not_allowed"),
-        ("call_target", json!({"label": "api", "method": "POST", "path": "/files/a", "body": "x".repeat(1025)}), "request_too_large"),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "timeout_ms": 1}), "bad_argument"),
-        ("call_target", json!({"label": "api", "method": "GET", "url": "http://evil.example/"}), "bad_argument"),
-        ("call_target", json!({"label": ["api"], "method": "GET"}), "bad_argument"),
+        (
+            "call_target",
+            json!({"label": "api", "method": "DELETE", "path": "/reports/x"}),
+            "method_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "get", "path": "/reports/x"}),
+            "method_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "TRACE", "path": "/reports/x"}),
+            "method_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "CONNECT", "path": "/reports/x"}),
+            "method_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "nope", "method": "GET", "path": "/reports/x"}),
+            "unknown_target",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "query": {"admin": "1"}}),
+            "query_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/files/x", "query": {"date": "1"}}),
+            "query_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Host": "evil.example"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"X-Forwarded-For": "127.0.0.1"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"X-Forwarded-Host": "evil.example"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Forwarded": "for=127.0.0.1"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"X-Real-IP": "127.0.0.1"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"X-HTTP-Method-Override": "DELETE"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Connection": "close, Authorization"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Transfer-Encoding": "chunked"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Content-Length": "0"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Accept": "a\r\nX-Injected: 1"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Accept": "a\nb"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"X-Secret": "1"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "headers": {"Bad Name": "1"}}),
+            "header_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "body": "x"}),
+            "body_not_allowed",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "POST", "path": "/files/a", "body": "x".repeat(1025)}),
+            "request_too_large",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x", "timeout_ms": 1}),
+            "bad_argument",
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "url": "http://evil.example/"}),
+            "bad_argument",
+        ),
+        (
+            "call_target",
+            json!({"label": ["api"], "method": "GET"}),
+            "bad_argument",
+        ),
     ]
 }
 
@@ -134,7 +286,12 @@ async fn every_attack_is_denied_with_its_reason_and_nothing_leaves() {
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
-    assert_eq!(canary.hits(), 0, "a denied request reached the canary: {:?}", canary.requests());
+    assert_eq!(
+        canary.hits(),
+        0,
+        "a denied request reached the canary: {:?}",
+        canary.requests()
+    );
 }
 
 #[tokio::test]
@@ -145,13 +302,23 @@ async fn the_same_allowlist_lets_legitimate_calls_through() {
     for (tool, args) in [
         ("api.get_item", json!({"id": "inv_1", "expand": "lines"})),
         ("api.create", json!({"body": {"name": "widget"}})),
-        ("call_target", json!({"label": "api", "method": "GET", "path": "/reports/daily", "query": {"date": "2026-01-01"}})),
-        ("call_target", json!({"label": "api", "method": "POST", "path": "/files/a/b", "body": "hello"})),
+        (
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/daily", "query": {"date": "2026-01-01"}}),
+        ),
+        (
+            "call_target",
+            json!({"label": "api", "method": "POST", "path": "/files/a/b", "body": "hello"}),
+        ),
     ] {
         let r = response(call(&engine, tool, args.clone()).await);
         assert_eq!(r.status, 200, "{tool} {args}");
     }
-    let targets: Vec<String> = up.requests().iter().map(|s| format!("{} {}", s.method, s.target)).collect();
+    let targets: Vec<String> = up
+        .requests()
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect();
     assert_eq!(
         targets,
         [
@@ -170,7 +337,10 @@ async fn hostile_values_in_free_parameters_stay_in_their_segment() {
     for (value, sent) in [
         ("../../admin", "/api/free/%2E%2E%2F%2E%2E%2Fadmin"),
         ("..%2f..%2fadmin", "/api/free/%2E%2E%252f%2E%2E%252fadmin"),
-        ("http://169.254.169.254/x", "/api/free/http%3A%2F%2F169%2E254%2E169%2E254%2Fx"),
+        (
+            "http://169.254.169.254/x",
+            "/api/free/http%3A%2F%2F169%2E254%2E169%2E254%2Fx",
+        ),
         ("@evil.example", "/api/free/%40evil%2Eexample"),
         ("a?b#c", "/api/free/a%3Fb%23c"),
         ("\\..\\", "/api/free/%5C%2E%2E%5C"),
@@ -179,7 +349,10 @@ async fn hostile_values_in_free_parameters_stay_in_their_segment() {
         assert_eq!(r.status, 200);
         let seen = up.requests().pop().expect("a request");
         assert_eq!(seen.target, sent, "value {value:?}");
-        assert_eq!(seen.header("host"), Some(format!("127.0.0.1:{}", up.addr.port()).as_str()));
+        assert_eq!(
+            seen.header("host"),
+            Some(format!("127.0.0.1:{}", up.addr.port()).as_str())
+        );
     }
 }
 
@@ -189,7 +362,16 @@ async fn hostile_values_in_free_parameters_stay_in_their_segment() {
 async fn ip_encodings_of_loopback_in_base_url_are_still_denied() {
     let canary = Upstream::canary().await;
     let port = canary.addr.port();
-    for host in ["127.0.0.1", "2130706433", "0x7f000001", "0x7f.1", "017700000001", "127.1", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]"] {
+    for host in [
+        "127.0.0.1",
+        "2130706433",
+        "0x7f000001",
+        "0x7f.1",
+        "017700000001",
+        "127.1",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+    ] {
         let yaml = format!(
             "version: 1\ntargets:\n  - label: api\n    base_url: http://{host}:{port}/\n    dangerous: {{ allow_plaintext_http: true }}\n    paths: [{{ methods: [GET], glob: \"/*\" }}]\n"
         );
@@ -217,7 +399,10 @@ async fn dns_answers_outside_allow_cidrs_are_never_dialled() {
     let yaml = yaml.replace("    network: { allow_cidrs: [10.20.0.0/16] }\n", "");
     let resolver = StaticResolver::default().with("api.internal.test", &["127.0.0.1:0"]);
     let engine = engine_with(&yaml, resolver, OwnListeners::default());
-    assert_eq!(code(&call(&engine, "call_target", ct("/x")).await), "address_not_allowed");
+    assert_eq!(
+        code(&call(&engine, "call_target", ct("/x")).await),
+        "address_not_allowed"
+    );
     assert_eq!(canary.hits(), 0);
 }
 
@@ -233,7 +418,11 @@ async fn harpoons_own_listener_is_never_a_target() {
         );
         let resolver = StaticResolver::default().with("self.test", &["127.0.0.1:0"]);
         let engine = engine_with(&yaml, resolver, own.clone());
-        assert_eq!(code(&call(&engine, "call_target", ct("/x")).await), "address_not_allowed", "{host}");
+        assert_eq!(
+            code(&call(&engine, "call_target", ct("/x")).await),
+            "address_not_allowed",
+            "{host}"
+        );
     }
     assert_eq!(canary.hits(), 0);
 }
@@ -241,7 +430,10 @@ async fn harpoons_own_listener_is_never_a_target() {
 #[test]
 fn metadata_and_transition_forms_are_denied_whatever_allow_cidrs_says() {
     use harpoon::policy::net::{AddressDenial, NetworkPolicy};
-    let everything = NetworkPolicy::new(vec!["0.0.0.0/0".parse().expect("v4"), "::/0".parse().expect("v6")]);
+    let everything = NetworkPolicy::new(vec![
+        "0.0.0.0/0".parse().expect("v4"),
+        "::/0".parse().expect("v6"),
+    ]);
     for addr in [
         "169.254.169.254:80",
         "[::ffff:169.254.169.254]:80",
@@ -255,6 +447,9 @@ fn metadata_and_transition_forms_are_denied_whatever_allow_cidrs_says() {
         "[::]:80",
     ] {
         let got = everything.check(addr.parse().expect("addr"), &[]);
-        assert!(matches!(got, Err(AddressDenial::AlwaysDenied(_))), "{addr}: {got:?}");
+        assert!(
+            matches!(got, Err(AddressDenial::AlwaysDenied(_))),
+            "{addr}: {got:?}"
+        );
     }
 }

@@ -66,14 +66,20 @@ pub(super) async fn read_body(
 ) -> Result<(Bytes, Option<u64>, bool), CallError> {
     let declared = response.content_length();
     if oversize == Oversize::Error && declared.is_some_and(|n| n > limit) {
-        return Err(CallError::ResponseTooLarge { limit, size: declared });
+        return Err(CallError::ResponseTooLarge {
+            limit,
+            size: declared,
+        });
     }
     let cap = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut buf = BytesMut::with_capacity(declared.map_or(8 * 1024, |n| n.min(limit) as usize));
     loop {
         let chunk = tokio::time::timeout_at(deadline, response.chunk())
             .await
-            .map_err(|_| CallError::Timeout { phase: Phase::Body, after: timeout })?
+            .map_err(|_| CallError::Timeout {
+                phase: Phase::Body,
+                after: timeout,
+            })?
             .map_err(|e| CallError::Upstream(format!("the body broke off: {}", root_cause(&e))))?;
         let Some(chunk) = chunk else {
             let size = buf.len() as u64;
@@ -82,7 +88,10 @@ pub(super) async fn read_body(
         };
         if buf.len() + chunk.len() > cap {
             if oversize == Oversize::Error {
-                return Err(CallError::ResponseTooLarge { limit, size: declared });
+                return Err(CallError::ResponseTooLarge {
+                    limit,
+                    size: declared,
+                });
             }
             let room = cap - buf.len();
             buf.extend_from_slice(&chunk[..room]);

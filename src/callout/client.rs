@@ -33,7 +33,10 @@ pub fn tls_config_without_roots() -> Result<rustls::ClientConfig, String> {
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup failed: {e}"))
-        .map(|b| b.with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth())
+        .map(|b| {
+            b.with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
 }
 
 pub(super) fn build(
@@ -67,5 +70,7 @@ pub(super) fn build(
     if let Some(tls) = tls {
         builder = builder.tls_backend_preconfigured(tls.clone());
     }
-    builder.build().map_err(|e| format!("HTTP client setup failed: {e}"))
+    builder
+        .build()
+        .map_err(|e| format!("HTTP client setup failed: {e}"))
 }

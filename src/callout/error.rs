@@ -17,21 +17,36 @@ pub enum Phase {
 #[non_exhaustive]
 pub enum CallError {
     /// The peer address is not allowed for this target.
-    AddressNotAllowed { addr: Option<SocketAddr>, denial: AddressDenial },
-    RateLimited { retry_after: Duration },
-    Overloaded { concurrency: u32 },
+    AddressNotAllowed {
+        addr: Option<SocketAddr>,
+        denial: AddressDenial,
+    },
+    RateLimited {
+        retry_after: Duration,
+    },
+    Overloaded {
+        concurrency: u32,
+    },
     /// The policy was compiled without reading secrets (check/explain); it cannot send.
     SecretUnresolved,
-    Timeout { phase: Phase, after: Duration },
+    Timeout {
+        phase: Phase,
+        after: Duration,
+    },
     /// DNS failed or the connection was refused or reset before a response.
     Unreachable(String),
     /// The upstream broke the protocol, or reset mid-body.
     Upstream(String),
     /// The body is over the cap and the target chose `oversize: error`.
-    ResponseTooLarge { limit: u64, size: Option<u64> },
+    ResponseTooLarge {
+        limit: u64,
+        size: Option<u64>,
+    },
     /// A redirect could not be followed.
     RedirectNotAllowed(String),
-    TooManyRedirects { limit: u8 },
+    TooManyRedirects {
+        limit: u8,
+    },
     /// The MCP client cancelled the call.
     Cancelled,
 }
@@ -56,16 +71,25 @@ impl CallError {
     pub fn message(&self) -> String {
         match self {
             CallError::AddressNotAllowed { addr, denial } => match addr {
-                Some(a) => format!("the upstream address {} is not allowed: {}", a.ip(), denial.message()),
+                Some(a) => format!(
+                    "the upstream address {} is not allowed: {}",
+                    a.ip(),
+                    denial.message()
+                ),
                 None => format!("the upstream address is not allowed: {}", denial.message()),
             },
             CallError::RateLimited { retry_after } => {
-                format!("this target's rate limit is reached; retry in {} ms", retry_after.as_millis().max(1))
+                format!(
+                    "this target's rate limit is reached; retry in {} ms",
+                    retry_after.as_millis().max(1)
+                )
             }
             CallError::Overloaded { concurrency } => {
                 format!("this target already has {concurrency} calls in flight; retry shortly")
             }
-            CallError::SecretUnresolved => "this server was started without reading its secrets".into(),
+            CallError::SecretUnresolved => {
+                "this server was started without reading its secrets".into()
+            }
             CallError::Timeout { phase, after } => {
                 let what = match phase {
                     Phase::Connect => "could not connect",
@@ -77,11 +101,17 @@ impl CallError {
             CallError::Unreachable(why) => format!("the upstream could not be reached: {why}"),
             CallError::Upstream(why) => format!("the upstream failed: {why}"),
             CallError::ResponseTooLarge { limit, size } => match size {
-                Some(s) => format!("the response is {s} bytes, above this target's limit of {limit}"),
+                Some(s) => {
+                    format!("the response is {s} bytes, above this target's limit of {limit}")
+                }
                 None => format!("the response is larger than this target's limit of {limit} bytes"),
             },
-            CallError::RedirectNotAllowed(why) => format!("the upstream redirected and the redirect is not allowed: {why}"),
-            CallError::TooManyRedirects { limit } => format!("the upstream redirected more than {limit} times"),
+            CallError::RedirectNotAllowed(why) => {
+                format!("the upstream redirected and the redirect is not allowed: {why}")
+            }
+            CallError::TooManyRedirects { limit } => {
+                format!("the upstream redirected more than {limit} times")
+            }
             CallError::Cancelled => "the call was cancelled".into(),
         }
     }

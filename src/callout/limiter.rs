@@ -59,7 +59,9 @@ impl Limiter {
             b.last = now;
             if b.tokens < 1.0 {
                 let wait = (1.0 - b.tokens) / per_second;
-                return Err(Refusal::RateLimited { retry_after: Duration::from_secs_f64(wait) });
+                return Err(Refusal::RateLimited {
+                    retry_after: Duration::from_secs_f64(wait),
+                });
             }
             b.tokens -= 1.0;
         }
@@ -73,18 +75,30 @@ mod tests {
 
     #[test]
     fn concurrency_refuses_at_once() {
-        let l = Limiter::new(&Limits { concurrency: 2, ..Limits::default() });
+        let l = Limiter::new(&Limits {
+            concurrency: 2,
+            ..Limits::default()
+        });
         let a = l.admit(2).unwrap();
         let _b = l.admit(2).unwrap();
-        assert_eq!(l.admit(2).err(), Some(Refusal::Overloaded { concurrency: 2 }));
+        assert_eq!(
+            l.admit(2).err(),
+            Some(Refusal::Overloaded { concurrency: 2 })
+        );
         drop(a);
         assert!(l.admit(2).is_ok());
     }
 
     #[test]
     fn rate_refuses_past_the_burst() {
-        let rate = Rate { calls: 3, per: Duration::from_secs(3600) };
-        let l = Limiter::new(&Limits { rate: Some(rate), ..Limits::default() });
+        let rate = Rate {
+            calls: 3,
+            per: Duration::from_secs(3600),
+        };
+        let l = Limiter::new(&Limits {
+            rate: Some(rate),
+            ..Limits::default()
+        });
         for _ in 0..3 {
             drop(l.admit(16).unwrap());
         }

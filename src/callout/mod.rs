@@ -52,7 +52,11 @@ pub struct Callout {
 impl Callout {
     /// A callout for `policy`. `resolver` answers DNS (inject a fixed one in tests); `own` lists
     /// harpoon's listeners. Fails only if TLS cannot be set up at all.
-    pub fn new(policy: Arc<Policy>, resolver: Arc<dyn HostResolver>, own: OwnListeners) -> Result<Self, String> {
+    pub fn new(
+        policy: Arc<Policy>,
+        resolver: Arc<dyn HostResolver>,
+        own: OwnListeners,
+    ) -> Result<Self, String> {
         // Without a platform trust store, https targets fail with a certificate error and http
         // ones still work: the failure shows on the first https call, not as a refusal to start.
         let tls = client::tls_config().or_else(|_| client::tls_config_without_roots())?;

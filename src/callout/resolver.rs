@@ -12,7 +12,11 @@ use std::sync::Arc;
 
 /// Resolves a host name to socket addresses.
 pub trait HostResolver: Send + Sync + 'static {
-    fn resolve(&self, host: &str, port: u16) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
+    fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
 }
 
 /// The operating system's resolver (getaddrinfo through tokio).
@@ -20,7 +24,11 @@ pub trait HostResolver: Send + Sync + 'static {
 pub struct SystemResolver;
 
 impl HostResolver for SystemResolver {
-    fn resolve(&self, host: &str, port: u16) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>> {
+    fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>> {
         let target = format!("{host}:{port}");
         Box::pin(async move { Ok(tokio::net::lookup_host(target).await?.collect()) })
     }
@@ -77,7 +85,10 @@ impl reqwest::dns::Resolve for FilteringResolver {
                 .collect();
             match (allowed.is_empty(), refused) {
                 (true, Some(r)) => Err(Box::new(r) as Box<dyn std::error::Error + Send + Sync>),
-                (true, None) => Err(Box::new(io::Error::new(io::ErrorKind::NotFound, format!("'{host}' has no address"))) as _),
+                (true, None) => Err(Box::new(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("'{host}' has no address"),
+                )) as _),
                 (false, _) => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
             }
         })

@@ -18,8 +18,13 @@ use tokio_util::sync::CancellationToken;
 impl Callout {
     /// Sends a permitted request and reads its response within the permit's bounds. `cancel`
     /// aborts the call (the MCP client cancelled it, or the server is shutting down).
-    pub async fn send(&self, permit: Permit<'_>, cancel: &CancellationToken) -> Result<BoundedResponse, CallError> {
-        self.send_observed(permit, cancel, &crate::engine::NoProgress).await
+    pub async fn send(
+        &self,
+        permit: Permit<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<BoundedResponse, CallError> {
+        self.send_observed(permit, cancel, &crate::engine::NoProgress)
+            .await
     }
 
     /// Like `send`, reporting when headers arrive and when the body is read.
@@ -53,22 +58,29 @@ impl Callout {
         let mut current = permit;
         let mut hops: u8 = 0;
         loop {
-            let response = self.send_once(client, &current, deadline, limits.timeout).await?;
+            let response = self
+                .send_once(client, &current, deadline, limits.timeout)
+                .await?;
             let status = response.status().as_u16();
-            if limits.redirects > 0 && matches!(status, 301 | 302 | 303 | 307 | 308) {
-                if let Some(location) = response.headers().get(http::header::LOCATION) {
-                    if hops >= limits.redirects {
-                        return Err(CallError::TooManyRedirects { limit: limits.redirects });
-                    }
-                    let location = location
-                        .to_str()
-                        .map_err(|_| CallError::RedirectNotAllowed("the Location header is not text".into()))?
-                        .to_owned();
-                    let (method, keep_body) = redirect_method(status, current.method());
-                    current = decide_hop(&current, &location, method, keep_body).map_err(CallError::RedirectNotAllowed)?;
-                    hops += 1;
-                    continue;
+            let location = response.headers().get(http::header::LOCATION);
+            if let Some(location) = location.filter(|_| limits.redirects > 0 && is_redirect(status))
+            {
+                if hops >= limits.redirects {
+                    return Err(CallError::TooManyRedirects {
+                        limit: limits.redirects,
+                    });
                 }
+                let location = location
+                    .to_str()
+                    .map_err(|_| {
+                        CallError::RedirectNotAllowed("the Location header is not text".into())
+                    })?
+                    .to_owned();
+                let (method, keep_body) = redirect_method(status, current.method());
+                current = decide_hop(&current, &location, method, keep_body)
+                    .map_err(CallError::RedirectNotAllowed)?;
+                hops += 1;
+                continue;
             }
             progress.report(Stage::Headers { status });
             let headers = filter_headers(target, response.headers());
@@ -77,9 +89,18 @@ impl Callout {
                 .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let (body, full_size, truncated) =
-                read_body(target, response, limits.response_bytes, limits.oversize, deadline, limits.timeout).await?;
-            progress.report(Stage::Body { bytes: body.len() as u64 });
+            let (body, full_size, truncated) = read_body(
+                target,
+                response,
+                limits.response_bytes,
+                limits.oversize,
+                deadline,
+                limits.timeout,
+            )
+            .await?;
+            progress.report(Stage::Body {
+                bytes: body.len() as u64,
+            });
             return Ok(BoundedResponse {
                 status,
                 headers,
@@ -92,7 +113,13 @@ impl Callout {
         }
     }
 
-    async fn send_once(&self, client: &reqwest::Client, permit: &Permit<'_>, deadline: Instant, timeout: Duration) -> Result<reqwest::Response, CallError> {
+    async fn send_once(
+        &self,
+        client: &reqwest::Client,
+        permit: &Permit<'_>,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, CallError> {
         let target = permit.target();
         if let Host::Ip(ip) = target.origin.host {
             // reqwest dials IP literals without resolving: check them here, before any socket.
@@ -100,23 +127,37 @@ impl Callout {
             target
                 .network
                 .check(addr, &self.own.snapshot())
-                .map_err(|denial| CallError::AddressNotAllowed { addr: Some(addr), denial })?;
+                .map_err(|denial| CallError::AddressNotAllowed {
+                    addr: Some(addr),
+                    denial,
+                })?;
         }
         let request = build_request(client, target, permit)?;
         let response = tokio::time::timeout_at(deadline, client.execute(request))
             .await
-            .map_err(|_| CallError::Timeout { phase: Phase::FirstByte, after: timeout })?;
+            .map_err(|_| CallError::Timeout {
+                phase: Phase::FirstByte,
+                after: timeout,
+            })?;
         response.map_err(|e| classify(&e, target.limits.connect_timeout))
     }
 }
 
-fn build_request(client: &reqwest::Client, target: &Target, permit: &Permit<'_>) -> Result<reqwest::Request, CallError> {
+fn build_request(
+    client: &reqwest::Client,
+    target: &Target,
+    permit: &Permit<'_>,
+) -> Result<reqwest::Request, CallError> {
     let mut builder = client.request(permit.method().to_http(), permit.url().as_str());
-    let mut headers = http::HeaderMap::with_capacity(permit.headers().len() + target.injected.len() + 1);
+    let mut headers =
+        http::HeaderMap::with_capacity(permit.headers().len() + target.injected.len() + 1);
     for (name, value) in permit.headers() {
         headers.insert(name.clone(), value.clone());
     }
-    headers.insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
+    headers.insert(
+        http::header::ACCEPT_ENCODING,
+        http::HeaderValue::from_static("identity"),
+    );
     for h in &target.injected {
         match &h.value {
             InjectedValue::Resolved(secret) => {
@@ -129,7 +170,16 @@ fn build_request(client: &reqwest::Client, target: &Target, permit: &Permit<'_>)
     if !permit.body().is_empty() {
         builder = builder.body(permit.body().clone());
     }
-    builder.build().map_err(|e| CallError::Upstream(format!("the request could not be built: {}", root_cause(&e))))
+    builder.build().map_err(|e| {
+        CallError::Upstream(format!(
+            "the request could not be built: {}",
+            root_cause(&e)
+        ))
+    })
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
 /// RFC 9110 15.4: 303 turns any method but HEAD into GET; 301 and 302 turn POST into GET (as
@@ -146,12 +196,18 @@ fn classify(e: &reqwest::Error, connect_timeout: Duration) -> CallError {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(refused) = err.downcast_ref::<AddressRefused>() {
-            return CallError::AddressNotAllowed { addr: Some(refused.addr), denial: refused.denial };
+            return CallError::AddressNotAllowed {
+                addr: Some(refused.addr),
+                denial: refused.denial,
+            };
         }
         cur = err.source();
     }
     if e.is_connect() && e.is_timeout() {
-        return CallError::Timeout { phase: Phase::Connect, after: connect_timeout };
+        return CallError::Timeout {
+            phase: Phase::Connect,
+            after: connect_timeout,
+        };
     }
     if e.is_connect() {
         return CallError::Unreachable(root_cause(e));
@@ -160,9 +216,15 @@ fn classify(e: &reqwest::Error, connect_timeout: Duration) -> CallError {
 }
 
 impl TargetRuntime {
-    fn client<'a>(&'a self, target: &Target, callout: &Callout) -> Result<&'a reqwest::Client, CallError> {
+    fn client<'a>(
+        &'a self,
+        target: &Target,
+        callout: &Callout,
+    ) -> Result<&'a reqwest::Client, CallError> {
         self.client
-            .get_or_init(|| super::client::build(target, Some(&callout.tls), &callout.resolver, &callout.own))
+            .get_or_init(|| {
+                super::client::build(target, Some(&callout.tls), &callout.resolver, &callout.own)
+            })
             .as_ref()
             .map_err(|e| CallError::Unreachable(e.clone()))
     }

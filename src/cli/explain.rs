@@ -49,25 +49,38 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
 pub fn explain(args: &ExplainArgs) -> Result<(String, u8), String> {
     let files = config::load(&args.paths).map_err(|e| e.to_string())?;
     let policy = Policy::compile(&files, SecretMode::Validate).map_err(|e| e.to_string())?;
-    let arguments: Value = serde_json::from_str(&args.args).map_err(|e| format!("--args is not JSON: {e}"))?;
+    let arguments: Value =
+        serde_json::from_str(&args.args).map_err(|e| format!("--args is not JSON: {e}"))?;
     let Value::Object(map) = &arguments else {
         return Err("--args must be a JSON object".into());
     };
     let known = args.tool == "call_target" || policy.route_tool(&args.tool).is_some();
     if !known {
-        return Err(format!("there is no tool '{}'; `harpoon tools` lists them", args.tool));
+        return Err(format!(
+            "there is no tool '{}'; `harpoon tools` lists them",
+            args.tool
+        ));
     }
     let request = CallRequest::parse(&args.tool, Some(map));
     let report = match request.as_ref().map(|r| decide(&policy, r)) {
-        Err(e) => json!({"tool": args.tool, "decision": "deny", "reason": "bad_argument", "message": e.to_string()}),
+        Err(e) => {
+            json!({"tool": args.tool, "decision": "deny", "reason": "bad_argument", "message": e.to_string()})
+        }
         Ok(Decision::Deny(reason)) => {
             json!({"tool": args.tool, "decision": "deny", "reason": reason.code(), "message": reason.message()})
         }
         Ok(Decision::Allow(permit)) => allowed(&args.tool, &permit),
     };
-    let code = if report["decision"] == "allow" { EXIT_CLEAN } else { EXIT_FINDINGS };
+    let code = if report["decision"] == "allow" {
+        EXIT_CLEAN
+    } else {
+        EXIT_FINDINGS
+    };
     let text = if args.json {
-        format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default())
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        )
     } else {
         text(&report)
     };
@@ -82,12 +95,26 @@ fn allowed(tool: &str, p: &Permit) -> Value {
         .iter()
         .map(|(n, _)| format!("{n} ({})", if from_route(n) { "route" } else { "caller" }))
         .collect();
-    headers.extend(target.injected.iter().map(|h| format!("{} (injected from {})", h.name, h.template.references().join(" + "))));
-    let cidrs: Vec<String> = target.network.allow_cidrs().iter().map(ToString::to_string).collect();
+    headers.extend(target.injected.iter().map(|h| {
+        format!(
+            "{} (injected from {})",
+            h.name,
+            h.template.references().join(" + ")
+        )
+    }));
+    let cidrs: Vec<String> = target
+        .network
+        .allow_cidrs()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let network = if cidrs.is_empty() {
         "peer address must be public (checked at connect time)".to_owned()
     } else {
-        format!("peer address must be in {} (checked at connect time)", cidrs.join(", "))
+        format!(
+            "peer address must be in {} (checked at connect time)",
+            cidrs.join(", ")
+        )
     };
     let l = p.limits();
     json!({
@@ -108,13 +135,29 @@ fn allowed(tool: &str, p: &Permit) -> Value {
 
 fn text(report: &Value) -> String {
     let mut out = String::new();
-    let order = ["tool", "decision", "reason", "message", "target", "method", "url", "headers", "body_bytes", "network", "limits"];
+    let order = [
+        "tool",
+        "decision",
+        "reason",
+        "message",
+        "target",
+        "method",
+        "url",
+        "headers",
+        "body_bytes",
+        "network",
+        "limits",
+    ];
     for key in order {
         let Some(v) = report.get(key) else { continue };
         let shown = match v {
             Value::String(s) => s.clone(),
             Value::Array(a) if a.is_empty() => "none".into(),
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+            Value::Array(a) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
             other => other.to_string(),
         };
         out.push_str(&format!("{key:<11}{shown}\n"));

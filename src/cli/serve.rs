@@ -25,7 +25,14 @@ Listening on a non-loopback address needs --allow-remote and a token in HARPOON_
 clients then send as `Authorization: Bearer <token>`.")]
 pub struct ServeArgs {
     /// Allowlist files, or directories of them (repeat the flag, or separate with commas).
-    #[arg(long = "allowlist", value_name = "PATH", env = "HARPOON_ALLOWLIST", value_delimiter = ',', required_unless_present = "demo", conflicts_with = "demo")]
+    #[arg(
+        long = "allowlist",
+        value_name = "PATH",
+        env = "HARPOON_ALLOWLIST",
+        value_delimiter = ',',
+        required_unless_present = "demo",
+        conflicts_with = "demo"
+    )]
     pub allowlists: Vec<PathBuf>,
     /// Serve the embedded demo REST API (127.0.0.1:8789) and its allowlist.
     #[arg(long)]
@@ -66,9 +73,15 @@ pub fn run(args: &ServeArgs) -> ExitCode {
 
 fn http_options(args: &ServeArgs) -> Result<HttpOptions, String> {
     let mut options = HttpOptions::loopback();
-    options.allowed_hosts.extend(args.allowed_hosts.iter().cloned());
-    options.allowed_origins.extend(args.allowed_origins.iter().cloned());
-    options.token = std::env::var("HARPOON_TOKEN").ok().filter(|t| !t.is_empty());
+    options
+        .allowed_hosts
+        .extend(args.allowed_hosts.iter().cloned());
+    options
+        .allowed_origins
+        .extend(args.allowed_origins.iter().cloned());
+    options.token = std::env::var("HARPOON_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     if !args.listen.ip().is_loopback() {
         if !args.allow_remote {
             return Err(format!(
@@ -91,10 +104,13 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     let shutdown = CancellationToken::new();
     let policy = if args.demo {
         let token = demo::token();
-        let addr = demo::start(&token, shutdown.child_token()).await.map_err(|e| format!("error: {e}"))?;
+        let addr = demo::start(&token, shutdown.child_token())
+            .await
+            .map_err(|e| format!("error: {e}"))?;
         tracing::info!(%addr, "demo REST API listening");
         let name: Arc<str> = Arc::from("<demo>/allowlists/demo.yaml");
-        let raw = crate::config::parse(&name, demo::DEMO_ALLOWLIST.as_bytes()).map_err(|e| format!("error: {e}"))?;
+        let raw = crate::config::parse(&name, demo::DEMO_ALLOWLIST.as_bytes())
+            .map_err(|e| format!("error: {e}"))?;
         let env = |n: &str| (n == demo::DEMO_TOKEN_VAR).then(|| token.clone());
         compile_for_serving(&[crate::config::LoadedFile { name, raw }], &env)?
     } else {
@@ -103,7 +119,12 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     let service = HarpoonService::from_policy(policy, ServiceOptions::default())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| format!("error: cannot listen on {}: {e}; pick another address with --listen", args.listen))?;
+        .map_err(|e| {
+            format!(
+                "error: cannot listen on {}: {e}; pick another address with --listen",
+                args.listen
+            )
+        })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     service.own_listeners().add(addr);
     let status = Arc::new(ServerStatus::default());
@@ -115,7 +136,12 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
         tools = service.policy().route_count(),
         "harpoon serving"
     );
-    let drain = drain(service.clone(), Arc::clone(&status), shutdown.clone(), args.drain_timeout);
+    let drain = drain(
+        service.clone(),
+        Arc::clone(&status),
+        shutdown.clone(),
+        args.drain_timeout,
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(drain)
         .await
@@ -124,15 +150,39 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Time the last replies get to reach their clients before open MCP streams are ended: a reply
+/// is written within milliseconds of its call finishing.
+pub const STREAM_GRACE: Duration = Duration::from_millis(500);
+
 /// On a signal: stop being ready, refuse new calls, let calls in flight finish (up to the drain
-/// timeout), then end open MCP streams so the server can exit.
-async fn drain(service: HarpoonService, status: Arc<ServerStatus>, shutdown: CancellationToken, timeout: Duration) {
+/// timeout). Then the listener closes; a moment later open MCP streams (SSE) are ended, once the
+/// last replies have gone out, so the server can exit.
+async fn drain(
+    service: HarpoonService,
+    status: Arc<ServerStatus>,
+    shutdown: CancellationToken,
+    timeout: Duration,
+) {
     shutdown_signal().await;
-    tracing::info!(in_flight = service.tracker().in_flight(), "shutting down: draining calls in flight");
+    tracing::info!(
+        in_flight = service.tracker().in_flight(),
+        "shutting down: draining calls in flight"
+    );
     status.set_ready(false);
     service.tracker().begin_drain();
-    if tokio::time::timeout(timeout, service.tracker().wait_idle()).await.is_err() {
-        tracing::warn!(in_flight = service.tracker().in_flight(), "drain timeout reached; cancelling calls in flight");
+    if tokio::time::timeout(timeout, service.tracker().wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            in_flight = service.tracker().in_flight(),
+            "drain timeout reached; cancelling calls in flight"
+        );
+        shutdown.cancel();
+        return;
     }
-    shutdown.cancel();
+    tokio::spawn(async move {
+        tokio::time::sleep(STREAM_GRACE).await;
+        shutdown.cancel();
+    });
 }

@@ -33,8 +33,12 @@ pub fn load_policy(paths: &[PathBuf]) -> Result<Arc<Policy>, String> {
 
 /// Compiles for serving and logs each review finding once: a risky allowlist still loads
 /// (risk is the reviewer's call), an invalid one does not.
-pub fn compile_for_serving(files: &[config::LoadedFile], env: &dyn Fn(&str) -> Option<String>) -> Result<Arc<Policy>, String> {
-    let policy = Policy::compile_with_env(files, SecretMode::Resolve, env).map_err(|e| e.to_string())?;
+pub fn compile_for_serving(
+    files: &[config::LoadedFile],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<Policy>, String> {
+    let policy =
+        Policy::compile_with_env(files, SecretMode::Resolve, env).map_err(|e| e.to_string())?;
     for f in lint::review(&policy) {
         tracing::warn!(code = f.code.id(), severity = f.severity.as_str(), location = %f.location, "{}", f.message);
     }

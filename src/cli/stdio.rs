@@ -10,7 +10,13 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct StdioArgs {
     /// Allowlist files, or directories of them (repeat the flag, or separate with commas).
-    #[arg(long = "allowlist", value_name = "PATH", env = "HARPOON_ALLOWLIST", value_delimiter = ',', required = true)]
+    #[arg(
+        long = "allowlist",
+        value_name = "PATH",
+        env = "HARPOON_ALLOWLIST",
+        value_delimiter = ',',
+        required = true
+    )]
     pub allowlists: Vec<PathBuf>,
     #[command(flatten)]
     pub log: LogArgs,

@@ -9,10 +9,11 @@ pub mod result;
 use crate::catalog::{self, ToolDef};
 use crate::engine::{Engine, Progress, Stage};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams, CompleteResult,
-    Implementation, ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
-    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
+    CompleteResult, Implementation, ListPromptsRequestMethod, ListPromptsResult,
+    ListResourceTemplatesRequestMethod, ListResourceTemplatesResult, ListResourcesRequestMethod,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -99,10 +100,22 @@ impl McpHandler {
     }
 
     pub fn with_tracker(engine: Arc<Engine>, tracker: Arc<CallTracker>) -> Self {
-        let tools: Vec<Tool> = catalog::build(engine.policy()).into_iter().map(to_rmcp_tool).collect();
-        let by_name = tools.iter().enumerate().map(|(i, t)| (t.name.to_string(), i)).collect();
+        let tools: Vec<Tool> = catalog::build(engine.policy())
+            .into_iter()
+            .map(to_rmcp_tool)
+            .collect();
+        let by_name = tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.to_string(), i))
+            .collect();
         Self {
-            inner: Arc::new(Inner { engine, tools, by_name, tracker }),
+            inner: Arc::new(Inner {
+                engine,
+                tools,
+                by_name,
+                tracker,
+            }),
         }
     }
 
@@ -144,7 +157,10 @@ impl ServerHandler for McpHandler {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.inner.by_name.get(name).map(|&i| self.inner.tools[i].clone())
+        self.inner
+            .by_name
+            .get(name)
+            .map(|&i| self.inner.tools[i].clone())
     }
 
     async fn call_tool(
@@ -154,10 +170,16 @@ impl ServerHandler for McpHandler {
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.as_ref();
         let Some(_in_flight) = self.inner.tracker.enter() else {
-            let r = result::error_text("shutting_down", "this harpoon instance is shutting down; retry the call");
+            let r = result::error_text(
+                "shutting_down",
+                "this harpoon instance is shutting down; retry the call",
+            );
             return Ok(r.into());
         };
-        let forwarder = context.meta.get_progress_token().map(|token| ProgressForwarder::start(context.peer.clone(), token));
+        let forwarder = context
+            .meta
+            .get_progress_token()
+            .map(|token| ProgressForwarder::start(context.peer.clone(), token));
         let progress: &dyn Progress = match &forwarder {
             Some(f) => f,
             None => &crate::engine::NoProgress,
@@ -194,7 +216,9 @@ impl ServerHandler for McpHandler {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Err(ErrorData::method_not_found::<ListResourceTemplatesRequestMethod>())
+        Err(ErrorData::method_not_found::<
+            ListResourceTemplatesRequestMethod,
+        >())
     }
 
     async fn complete(

@@ -43,18 +43,21 @@ pub fn parse<'a>(content_type: &str, body: &'a [u8]) -> Option<Vec<Part<'a>>> {
             return Some(parts);
         }
         rest = rest.strip_prefix(b"\r\n")?;
-        let head_end = find(&rest[..rest.len().min(MAX_PART_HEADERS + 4)], b"\r\n\r\n").map(|i| (i, 4));
-        let (head, after) = match head_end {
-            Some((i, n)) => (&rest[..i], &rest[i + n..]),
-            None if rest.starts_with(b"\r\n") => (&rest[..0], &rest[2..]),
-            None => return None,
+        // A part may have no headers at all: then the blank line comes first.
+        let (head, after) = if let Some(body) = rest.strip_prefix(b"\r\n") {
+            (&rest[..0], body)
+        } else {
+            let i = find(&rest[..rest.len().min(MAX_PART_HEADERS + 4)], b"\r\n\r\n")?;
+            (&rest[..i], &rest[i + 4..])
         };
         let end = find(after, next_delimiter.as_bytes())?;
         let headers = std::str::from_utf8(head).ok()?;
         let field = |name: &str| {
             headers.split("\r\n").find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_owned())
             })
         };
         parts.push(Part {
@@ -92,7 +95,12 @@ mod tests {
 
     #[test]
     fn malformed_bodies_give_none() {
-        for body in [&b""[..], b"--xyz", b"--xyz\r\nContent-Type: x\r\n\r\nno end", b"--abc\r\n\r\nx\r\n--abc--"] {
+        for body in [
+            &b""[..],
+            b"--xyz",
+            b"--xyz\r\nContent-Type: x\r\n\r\nno end",
+            b"--abc\r\n\r\nx\r\n--abc--",
+        ] {
             assert_eq!(parse(CT, body), None, "{body:?}");
         }
         assert_eq!(boundary("text/plain; boundary=x"), None);

@@ -15,7 +15,10 @@ use serde_json::{Map, Value, json};
 
 pub fn to_result(tool: &str, outcome: Outcome) -> Result<CallToolResult, ErrorData> {
     match outcome {
-        Outcome::UnknownTool => Err(ErrorData::invalid_params(format!("unknown tool: {tool}"), None)),
+        Outcome::UnknownTool => Err(ErrorData::invalid_params(
+            format!("unknown tool: {tool}"),
+            None,
+        )),
         Outcome::Targets(v) => Ok(CallToolResult::structured(v)),
         Outcome::Denied(d) => Ok(error_text(d.code(), &d.message())),
         Outcome::Failed(e) => Ok(error_text(e.code(), &e.message())),
@@ -42,7 +45,11 @@ fn response(r: &BoundedResponse) -> CallToolResult {
 
 /// The structured form of a response.
 pub fn envelope(r: &BoundedResponse) -> Value {
-    let headers: Map<String, Value> = r.headers.iter().map(|(n, v)| (n.clone(), json!(v))).collect();
+    let headers: Map<String, Value> = r
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), json!(v)))
+        .collect();
     let mut v = json!({
         "status": r.status,
         "headers": headers,
@@ -69,7 +76,11 @@ enum Body {
 }
 
 fn essence(content_type: Option<&str>) -> String {
-    content_type.and_then(|c| c.split(';').next()).unwrap_or("").trim().to_ascii_lowercase()
+    content_type
+        .and_then(|c| c.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 fn is_json(essence: &str) -> bool {
@@ -81,7 +92,13 @@ fn is_text(essence: &str) -> bool {
         || essence.starts_with("text/")
         || is_json(essence)
         || essence.ends_with("+xml")
-        || matches!(essence, "application/xml" | "application/javascript" | "application/x-www-form-urlencoded" | "application/yaml")
+        || matches!(
+            essence,
+            "application/xml"
+                | "application/javascript"
+                | "application/x-www-form-urlencoded"
+                | "application/yaml"
+        )
 }
 
 fn body_form(r: &BoundedResponse) -> Body {
@@ -101,7 +118,9 @@ fn body_form(r: &BoundedResponse) -> Body {
     match std::str::from_utf8(&r.body) {
         Ok(s) => Body::Text(s.to_owned()),
         // A cut may split the last character: keep the valid text before it.
-        Err(err) if r.truncated && r.body.len() - err.valid_up_to() < 4 && err.error_len().is_none() => {
+        Err(err)
+            if r.truncated && r.body.len() - err.valid_up_to() < 4 && err.error_len().is_none() =>
+        {
             Body::Text(String::from_utf8_lossy(&r.body[..err.valid_up_to()]).into_owned())
         }
         Err(_) => Body::Binary,
@@ -117,7 +136,10 @@ fn media_blocks(r: &BoundedResponse) -> Vec<ContentBlock> {
             .map(|parts| parts.iter().filter_map(part_block).collect())
             .unwrap_or_default();
     }
-    block(&e, None, &r.body).filter(|_| e.starts_with("image/") || e.starts_with("audio/")).into_iter().collect()
+    block(&e, None, &r.body)
+        .filter(|_| e.starts_with("image/") || e.starts_with("audio/"))
+        .into_iter()
+        .collect()
 }
 
 fn part_block(p: &multipart::Part) -> Option<ContentBlock> {
@@ -126,7 +148,11 @@ fn part_block(p: &multipart::Part) -> Option<ContentBlock> {
 }
 
 fn block(essence: &str, location: Option<&str>, body: &[u8]) -> Option<ContentBlock> {
-    let mime = if essence.is_empty() { "text/plain" } else { essence };
+    let mime = if essence.is_empty() {
+        "text/plain"
+    } else {
+        essence
+    };
     if let Some(uri) = location {
         let contents = match std::str::from_utf8(body) {
             Ok(text) if is_text(essence) => ResourceContents::TextResourceContents {
@@ -175,10 +201,19 @@ mod tests {
 
     #[test]
     fn json_bodies_are_parsed_text_kept_binary_encoded() {
-        assert_eq!(envelope(&resp("application/json", br#"{"a":1}"#))["body"], json!({"a": 1}));
+        assert_eq!(
+            envelope(&resp("application/json", br#"{"a":1}"#))["body"],
+            json!({"a": 1})
+        );
         assert_eq!(envelope(&resp("text/plain", b"hi"))["body"], json!("hi"));
-        assert_eq!(envelope(&resp("application/octet-stream", b"\x00\x01"))["body_base64"], json!("AAE="));
-        assert_eq!(envelope(&resp("application/json", b"not json"))["body"], json!("not json"));
+        assert_eq!(
+            envelope(&resp("application/octet-stream", b"\x00\x01"))["body_base64"],
+            json!("AAE=")
+        );
+        assert_eq!(
+            envelope(&resp("application/json", b"not json"))["body"],
+            json!("not json")
+        );
     }
 
     #[test]
@@ -189,7 +224,10 @@ mod tests {
         let body = b"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: text/plain\r\nContent-Location: test://r\r\n\r\nres\r\n--b--";
         let mixed = response(&resp("multipart/mixed; boundary=b", body));
         assert_eq!(mixed.content.len(), 3);
-        assert_eq!(mixed.content[1].as_text().map(|t| t.text.as_str()), Some("hello"));
+        assert_eq!(
+            mixed.content[1].as_text().map(|t| t.text.as_str()),
+            Some("hello")
+        );
         assert!(mixed.content[2].as_resource().is_some());
     }
 
@@ -199,6 +237,12 @@ mod tests {
         r.status = 404;
         let result = response(&r);
         assert_eq!(result.is_error, Some(true));
-        assert_eq!(result.structured_content.as_ref().map(|v| v["status"].clone()), Some(json!(404)));
+        assert_eq!(
+            result
+                .structured_content
+                .as_ref()
+                .map(|v| v["status"].clone()),
+            Some(json!(404))
+        );
     }
 }

@@ -74,7 +74,8 @@ impl Policy {
         if !errors.is_empty() {
             return Err(ConfigErrors::from_vec(errors));
         }
-        let mut tool_order: Vec<(&ToolName, (usize, usize))> = tools.iter().map(|(k, v)| (k, *v)).collect();
+        let mut tool_order: Vec<(&ToolName, (usize, usize))> =
+            tools.iter().map(|(k, v)| (k, *v)).collect();
         tool_order.sort_by(|a, b| a.0.cmp(b.0));
         let tool_order = tool_order.into_iter().map(|(_, v)| v).collect();
         Ok(Arc::new(Policy {
@@ -249,7 +250,13 @@ fn compile_target(c: &mut Compiler, raw: &RawTarget) -> Option<Target> {
     let (origin, base_path) = origin?;
     let base_url = format!("{origin}{}", base_path.as_str());
     let Ok(base) = url::Url::parse(&base_url) else {
-        c.error(ErrorKind::BaseUrl, &base_url_at, &ctx, format!("base_url '{base_url}' does not parse back"), "");
+        c.error(
+            ErrorKind::BaseUrl,
+            &base_url_at,
+            &ctx,
+            format!("base_url '{base_url}' does not parse back"),
+            "",
+        );
         return None;
     };
     Some(Target {

@@ -61,13 +61,17 @@ impl DenyReason {
     pub fn message(&self) -> String {
         match self {
             DenyReason::UnknownTool(t) => format!("there is no tool '{t}'"),
-            DenyReason::UnknownTarget { label, why } => format!("target '{label}' {why}; call list_targets to see the targets"),
+            DenyReason::UnknownTarget { label, why } => {
+                format!("target '{label}' {why}; call list_targets to see the targets")
+            }
             DenyReason::BadArgument(e) => e.to_string(),
             DenyReason::BadParam { name, why } => format!("parameter '{name}' {why}"),
             DenyReason::MethodNotAllowed { method, allowed } => {
                 format!("method {method} is not allowed here; allowed: {allowed}")
             }
-            DenyReason::PathNotAllowed { path, why } => format!("path '{path}' is not allowed: {why}"),
+            DenyReason::PathNotAllowed { path, why } => {
+                format!("path '{path}' is not allowed: {why}")
+            }
             DenyReason::QueryNotAllowed { name, allowed } => {
                 format!("query parameter '{name}' is not allowed; allowed: {allowed}")
             }
@@ -138,7 +142,13 @@ impl<'p> Permit<'p> {
     }
 
     /// A permit for a redirect hop: `decide_hop` made sure it is granted like a first request.
-    pub(crate) fn for_hop(&self, method: Method, url: TargetUrl, path: String, keep_body: bool) -> Permit<'p> {
+    pub(crate) fn for_hop(
+        &self,
+        method: Method,
+        url: TargetUrl,
+        path: String,
+        keep_body: bool,
+    ) -> Permit<'p> {
         Permit {
             target: self.target,
             tool: self.tool.clone(),
@@ -152,7 +162,11 @@ impl<'p> Permit<'p> {
                 .filter(|(n, _)| keep_body || *n != http::header::CONTENT_TYPE)
                 .cloned()
                 .collect(),
-            body: if keep_body { self.body.clone() } else { Bytes::new() },
+            body: if keep_body {
+                self.body.clone()
+            } else {
+                Bytes::new()
+            },
             limits: self.limits,
         }
     }
@@ -163,7 +177,9 @@ pub fn decide<'p>(policy: &'p Policy, request: &CallRequest) -> Decision<'p> {
     let result = match request {
         CallRequest::Route(call) => decide_route(policy, call),
         CallRequest::Target(call) => decide_target(policy, call),
-        CallRequest::ListTargets => Err(DenyReason::UnknownTool("list_targets makes no upstream request".into())),
+        CallRequest::ListTargets => Err(DenyReason::UnknownTool(
+            "list_targets makes no upstream request".into(),
+        )),
     };
     match result {
         Ok(p) => Decision::Allow(p),
@@ -177,36 +193,63 @@ fn decide_route<'p>(policy: &'p Policy, call: &RouteCall) -> Result<Permit<'p>, 
         .ok_or_else(|| DenyReason::UnknownTool(call.tool.to_owned()))?;
     for name in call.value_names() {
         if !route.params.contains_key(name) && !route.query.contains_key(name) {
-            let known: Vec<&str> = route.params.keys().chain(route.query.keys()).map(String::as_str).collect();
+            let known: Vec<&str> = route
+                .params
+                .keys()
+                .chain(route.query.keys())
+                .map(String::as_str)
+                .collect();
             let why = if known.is_empty() {
                 "is not an argument of this tool, which takes none".to_owned()
             } else {
-                format!("is not an argument of this tool; it takes {}", known.join(", "))
+                format!(
+                    "is not an argument of this tool; it takes {}",
+                    known.join(", ")
+                )
             };
-            return Err(DenyReason::BadArgument(ArgumentError { argument: name.clone(), message: why }));
+            return Err(DenyReason::BadArgument(ArgumentError {
+                argument: name.clone(),
+                message: why,
+            }));
         }
     }
     let mut texts = Vec::with_capacity(route.params.len());
     for (name, spec) in &route.params {
-        let value = call
-            .value(name)
-            .ok_or_else(|| DenyReason::BadParam { name: name.clone(), why: "is required".into() })?;
-        let text = spec.check(value).map_err(|why| DenyReason::BadParam { name: name.clone(), why })?;
-        check_value(&text).map_err(|why| DenyReason::BadParam { name: name.clone(), why: why.into() })?;
+        let value = call.value(name).ok_or_else(|| DenyReason::BadParam {
+            name: name.clone(),
+            why: "is required".into(),
+        })?;
+        let text = spec.check(value).map_err(|why| DenyReason::BadParam {
+            name: name.clone(),
+            why,
+        })?;
+        check_value(&text).map_err(|why| DenyReason::BadParam {
+            name: name.clone(),
+            why: why.into(),
+        })?;
         texts.push((name.as_str(), text));
     }
-    let path = route
-        .template
-        .render(|p| texts.iter().find(|(n, _)| *n == p).map_or("", |(_, t)| t.as_str()));
+    let path = route.template.render(|p| {
+        texts
+            .iter()
+            .find(|(n, _)| *n == p)
+            .map_or("", |(_, t)| t.as_str())
+    });
     let mut query = String::new();
     for (name, spec) in &route.query {
         match call.value(name) {
             None | Some(Value::Null) if spec.required => {
-                return Err(DenyReason::BadParam { name: name.clone(), why: "is required".into() });
+                return Err(DenyReason::BadParam {
+                    name: name.clone(),
+                    why: "is required".into(),
+                });
             }
             None | Some(Value::Null) => {}
             Some(v) => {
-                let text = spec.check(v).map_err(|why| DenyReason::BadParam { name: name.clone(), why })?;
+                let text = spec.check(v).map_err(|why| DenyReason::BadParam {
+                    name: name.clone(),
+                    why,
+                })?;
                 push_query_pair(&mut query, name, &text);
             }
         }
@@ -214,8 +257,11 @@ fn decide_route<'p>(policy: &'p Policy, call: &RouteCall) -> Result<Permit<'p>, 
     let mut headers = caller_headers(target, &call.headers)?;
     let body = route_body(route, call.body, &mut headers)?;
     check_size(target, &body)?;
-    let url = target_url::build(target, &path, &query)
-        .map_err(|why| DenyReason::PathNotAllowed { path: path.clone(), why: why.into() })?;
+    let url =
+        target_url::build(target, &path, &query).map_err(|why| DenyReason::PathNotAllowed {
+            path: path.clone(),
+            why: why.into(),
+        })?;
     Ok(Permit {
         target,
         tool: call.tool.to_owned(),
@@ -229,15 +275,23 @@ fn decide_route<'p>(policy: &'p Policy, call: &RouteCall) -> Result<Permit<'p>, 
     })
 }
 
-fn route_body(route: &Route, body: Option<&Value>, headers: &mut Vec<(HeaderName, HeaderValue)>) -> Result<Bytes, DenyReason> {
+fn route_body(
+    route: &Route,
+    body: Option<&Value>,
+    headers: &mut Vec<(HeaderName, HeaderValue)>,
+) -> Result<Bytes, DenyReason> {
     let Some(spec) = &route.body else {
         return match body {
             None | Some(Value::Null) => Ok(Bytes::new()),
-            Some(_) => Err(DenyReason::BodyNotAllowed { why: "this tool takes no body" }),
+            Some(_) => Err(DenyReason::BodyNotAllowed {
+                why: "this tool takes no body",
+            }),
         };
     };
     let value = match body {
-        None | Some(Value::Null) if spec.required => return Err(DenyReason::BadBody("'body' is required".into())),
+        None | Some(Value::Null) if spec.required => {
+            return Err(DenyReason::BadBody("'body' is required".into()));
+        }
         None | Some(Value::Null) => return Ok(Bytes::new()),
         Some(v) => v,
     };
@@ -249,7 +303,11 @@ fn route_body(route: &Route, body: Option<&Value>, headers: &mut Vec<(HeaderName
     } else {
         match value {
             Value::String(s) => s.clone().into_bytes(),
-            _ => return Err(DenyReason::BadBody("this body is text: pass a string".into())),
+            _ => {
+                return Err(DenyReason::BadBody(
+                    "this body is text: pass a string".into(),
+                ));
+            }
         }
     };
     headers.retain(|(n, _)| *n != http::header::CONTENT_TYPE);
@@ -258,10 +316,12 @@ fn route_body(route: &Route, body: Option<&Value>, headers: &mut Vec<(HeaderName
 }
 
 fn decide_target<'p>(policy: &'p Policy, call: &TargetCall) -> Result<Permit<'p>, DenyReason> {
-    let target = policy.target(&call.label).ok_or_else(|| DenyReason::UnknownTarget {
-        label: call.label.clone(),
-        why: "does not exist",
-    })?;
+    let target = policy
+        .target(&call.label)
+        .ok_or_else(|| DenyReason::UnknownTarget {
+            label: call.label.clone(),
+            why: "does not exist",
+        })?;
     if target.paths.is_empty() {
         return Err(DenyReason::UnknownTarget {
             label: call.label.clone(),
@@ -284,9 +344,16 @@ fn decide_target<'p>(policy: &'p Policy, call: &TargetCall) -> Result<Permit<'p>
             why: format!("no paths rule matches; allowed: {}", globs.join(", ")),
         });
     }
-    let granting: Vec<_> = rules.iter().filter(|r| r.methods.contains(method)).collect();
+    let granting: Vec<_> = rules
+        .iter()
+        .filter(|r| r.methods.contains(method))
+        .collect();
     if granting.is_empty() {
-        let allowed = rules.iter().fold(super::types::MethodSet::default(), |a, r| a.union(r.methods));
+        let allowed = rules
+            .iter()
+            .fold(super::types::MethodSet::default(), |a, r| {
+                a.union(r.methods)
+            });
         return Err(DenyReason::MethodNotAllowed {
             method: call.method.clone(),
             allowed: methods_text(allowed.iter()),
@@ -295,21 +362,30 @@ fn decide_target<'p>(policy: &'p Policy, call: &TargetCall) -> Result<Permit<'p>
     let mut query = String::new();
     for (name, value) in &call.query {
         if !granting.iter().any(|r| r.query.allows(name)) {
-            return Err(DenyReason::QueryNotAllowed { name: name.clone(), allowed: query_text(&granting) });
+            return Err(DenyReason::QueryNotAllowed {
+                name: name.clone(),
+                allowed: query_text(&granting),
+            });
         }
         push_query_pair(&mut query, name, value);
     }
     let headers = caller_headers(target, &call.headers)?;
     let body = match &call.body {
         Some(_) if !method.allows_body() => {
-            return Err(DenyReason::BodyNotAllowed { why: "this method takes no body" });
+            return Err(DenyReason::BodyNotAllowed {
+                why: "this method takes no body",
+            });
         }
         Some(b) => Bytes::from(b.clone().into_bytes()),
         None => Bytes::new(),
     };
     check_size(target, &body)?;
-    let url = target_url::build(target, path.as_str(), &query)
-        .map_err(|why| DenyReason::PathNotAllowed { path: call.path.clone(), why: why.into() })?;
+    let url = target_url::build(target, path.as_str(), &query).map_err(|why| {
+        DenyReason::PathNotAllowed {
+            path: call.path.clone(),
+            why: why.into(),
+        }
+    })?;
     Ok(Permit {
         target,
         tool: super::request::CALL_TARGET.to_owned(),
@@ -333,39 +409,65 @@ fn query_text(rules: &[&&super::model::PathRule]) -> String {
             QueryRule::Names(n) => names.extend(n.iter().map(String::as_str)),
         }
     }
-    if names.is_empty() { "none".into() } else { names.join(", ") }
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn methods_text(methods: impl Iterator<Item = Method>) -> String {
     let v: Vec<&str> = methods.map(Method::as_str).collect();
-    if v.is_empty() { "none".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 /// Caller headers that may pass. A header that is never forwarded (hop-by-hop, framing,
 /// routing, forwarding, spoofing) or that is not on the target's allowlist denies the call, so
 /// the caller learns it rather than having it vanish; a header the target injects is dropped
 /// (the server's value wins).
-pub(crate) fn caller_headers(target: &Target, given: &[(String, String)]) -> Result<Vec<(HeaderName, HeaderValue)>, DenyReason> {
+pub(crate) fn caller_headers(
+    target: &Target,
+    given: &[(String, String)],
+) -> Result<Vec<(HeaderName, HeaderValue)>, DenyReason> {
     let mut out: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(given.len());
     for (name, value) in given {
-        let deny = |why: String| DenyReason::HeaderNotAllowed { name: name.clone(), why };
-        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| deny("is not a valid header name".into()))?;
+        let deny = |why: String| DenyReason::HeaderNotAllowed {
+            name: name.clone(),
+            why,
+        };
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| deny("is not a valid header name".into()))?;
         if is_forbidden_request_header(&header) {
-            return Err(deny("is never forwarded (a hop-by-hop, routing or forwarding header)".into()));
+            return Err(deny(
+                "is never forwarded (a hop-by-hop, routing or forwarding header)".into(),
+            ));
         }
         if target.injects(&header) {
             continue;
         }
         if !target.may_set_header(&header) {
-            let allowed: Vec<&str> = target.caller_headers.iter().map(HeaderName::as_str).collect();
-            let allowed = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
+            let allowed: Vec<&str> = target
+                .caller_headers
+                .iter()
+                .map(HeaderName::as_str)
+                .collect();
+            let allowed = if allowed.is_empty() {
+                "none".to_owned()
+            } else {
+                allowed.join(", ")
+            };
             return Err(deny(format!("may not be set; allowed: {allowed}")));
         }
         if out.iter().any(|(n, _)| *n == header) {
             return Err(deny("is given twice".into()));
         }
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| deny("has a value with a line break or another control character".into()))?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            deny("has a value with a line break or another control character".into())
+        })?;
         out.push((header, value));
     }
     Ok(out)
@@ -374,7 +476,10 @@ pub(crate) fn caller_headers(target: &Target, given: &[(String, String)]) -> Res
 fn check_size(target: &Target, body: &Bytes) -> Result<(), DenyReason> {
     let size = body.len() as u64;
     if size > target.limits.request_bytes {
-        return Err(DenyReason::RequestTooLarge { size, limit: target.limits.request_bytes });
+        return Err(DenyReason::RequestTooLarge {
+            size,
+            limit: target.limits.request_bytes,
+        });
     }
     Ok(())
 }
@@ -392,7 +497,10 @@ fn target_limits(target: &Target) -> CallLimits {
 fn narrowed(target: &Target, n: &Narrowing) -> Result<CallLimits, DenyReason> {
     let mut l = target_limits(target);
     let bad = |argument: &str, message: &str| {
-        DenyReason::BadArgument(ArgumentError { argument: argument.into(), message: message.into() })
+        DenyReason::BadArgument(ArgumentError {
+            argument: argument.into(),
+            message: message.into(),
+        })
     };
     if let Some(ms) = n.timeout_ms {
         let t = Duration::from_millis(ms);
@@ -418,19 +526,36 @@ fn narrowed(target: &Target, n: &Narrowing) -> Result<CallLimits, DenyReason> {
 
 /// Decides a redirect hop like a first request: same origin, under the base path, and granted
 /// to `method` by the route's template (route tools) or a `paths` rule (call_target).
-pub fn decide_hop<'p>(permit: &Permit<'p>, location: &str, method: Method, keep_body: bool) -> Result<Permit<'p>, String> {
+pub fn decide_hop<'p>(
+    permit: &Permit<'p>,
+    location: &str,
+    method: Method,
+    keep_body: bool,
+) -> Result<Permit<'p>, String> {
     let target = permit.target;
-    let base = url::Url::parse(permit.url.as_str()).map_err(|_| "the current URL does not parse".to_owned())?;
-    let next = base.join(location).map_err(|_| format!("Location '{location}' is not a URL"))?;
-    let url = target_url::from_checked_hop(target, &next).map_err(|why| format!("{why} (Location '{location}')"))?;
+    let base = url::Url::parse(permit.url.as_str())
+        .map_err(|_| "the current URL does not parse".to_owned())?;
+    let next = base
+        .join(location)
+        .map_err(|_| format!("Location '{location}' is not a URL"))?;
+    let url = target_url::from_checked_hop(target, &next)
+        .map_err(|why| format!("{why} (Location '{location}')"))?;
     let rel = &next.path()[target.base_path.as_str().len()..];
     let path = normalize(rel).map_err(|e| e.message().to_owned())?;
     let granted = match permit.route {
-        Some(route) => route.method == method && route.template.matches(path.as_str(), &route.params),
-        None => target.paths.matching(&path).any(|r| r.methods.contains(method)),
+        Some(route) => {
+            route.method == method && route.template.matches(path.as_str(), &route.params)
+        }
+        None => target
+            .paths
+            .matching(&path)
+            .any(|r| r.methods.contains(method)),
     };
     if !granted {
-        return Err(format!("{method} {} is not granted on this target", path.as_str()));
+        return Err(format!(
+            "{method} {} is not granted on this target",
+            path.as_str()
+        ));
     }
     Ok(permit.for_hop(method, url, path.as_str().to_owned(), keep_body))
 }

@@ -145,7 +145,10 @@ mod tests {
             assert!(is_forbidden_request_header(&h(name)), "{name}");
         }
         for prefix in FORBIDDEN_REQUEST_PREFIXES {
-            assert!(is_forbidden_request_header(&h(&format!("{prefix}anything"))), "{prefix}");
+            assert!(
+                is_forbidden_request_header(&h(&format!("{prefix}anything"))),
+                "{prefix}"
+            );
         }
     }
 

@@ -19,9 +19,9 @@ pub mod types;
 
 pub use compile_route::{RESERVED_ARGUMENTS, valid_query_name};
 pub use decide::{CallLimits, Decision, DenyReason, Permit, decide};
-pub use request::{ArgumentError, CallRequest};
 pub use model::{
     BodySpec, Dangerous, InjectedHeader, PathRule, PathRules, Policy, QueryRule, Route, Target,
 };
+pub use request::{ArgumentError, CallRequest};
 pub use secret::SecretMode;
 pub use types::{Label, Method, MethodSet, Origin, ToolName};

@@ -42,7 +42,9 @@ pub struct RouteCall<'a> {
 impl<'a> RouteCall<'a> {
     /// Names of the parameter arguments (everything but `headers` and `body`).
     pub fn value_names(&self) -> impl Iterator<Item = &'a String> {
-        self.args.keys().filter(|k| k.as_str() != "headers" && k.as_str() != "body")
+        self.args
+            .keys()
+            .filter(|k| k.as_str() != "headers" && k.as_str() != "body")
     }
 
     pub fn value(&self, name: &str) -> Option<&'a Value> {
@@ -116,15 +118,24 @@ static NO_ARGUMENTS: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLo
 impl<'a> CallRequest<'a> {
     /// Parses the arguments of tool `name`. Missing arguments count as an empty object, as MCP
     /// clients may omit them.
-    pub fn parse(name: &'a str, arguments: Option<&'a Map<String, Value>>) -> Result<Self, ArgumentError> {
+    pub fn parse(
+        name: &'a str,
+        arguments: Option<&'a Map<String, Value>>,
+    ) -> Result<Self, ArgumentError> {
         let args = arguments.unwrap_or(&NO_ARGUMENTS);
         if args.len() > MAX_ARGUMENTS {
-            return Err(ArgumentError::new("*", format!("count {} is above {MAX_ARGUMENTS}", args.len())));
+            return Err(ArgumentError::new(
+                "*",
+                format!("count {} is above {MAX_ARGUMENTS}", args.len()),
+            ));
         }
         match name {
             LIST_TARGETS => {
                 if let Some(k) = args.keys().next() {
-                    return Err(ArgumentError::new(k, "is not an argument of list_targets, which takes none"));
+                    return Err(ArgumentError::new(
+                        k,
+                        "is not an argument of list_targets, which takes none",
+                    ));
                 }
                 Ok(CallRequest::ListTargets)
             }
@@ -149,26 +160,41 @@ fn parse_call_target(args: &Map<String, Value>) -> Result<TargetCall, ArgumentEr
     let known = |k: &str| {
         matches!(
             k,
-            "label" | "method" | "path" | "query" | "headers" | "body" | "timeout_ms" | "max_response_bytes"
-                | "follow_redirects" | "max_redirects"
+            "label"
+                | "method"
+                | "path"
+                | "query"
+                | "headers"
+                | "body"
+                | "timeout_ms"
+                | "max_response_bytes"
+                | "follow_redirects"
+                | "max_redirects"
         )
     };
     if let Some(k) = args.keys().find(|k| !known(k)) {
         return Err(ArgumentError::new(
             k,
-            format!("is not an argument of call_target; use {}", CALL_TARGET_ARGUMENTS.join(", ")),
+            format!(
+                "is not an argument of call_target; use {}",
+                CALL_TARGET_ARGUMENTS.join(", ")
+            ),
         ));
     }
     let string = |name: &str, max: usize| -> Result<Option<String>, ArgumentError> {
         match args.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.len() <= max => Ok(Some(s.clone())),
-            Some(Value::String(_)) => Err(ArgumentError::new(name, format!("is longer than {max} bytes"))),
+            Some(Value::String(_)) => Err(ArgumentError::new(
+                name,
+                format!("is longer than {max} bytes"),
+            )),
             Some(_) => Err(ArgumentError::new(name, "must be a string")),
         }
     };
     let label = string("label", 64)?.ok_or_else(|| ArgumentError::new("label", "is required"))?;
-    let method = string("method", 16)?.ok_or_else(|| ArgumentError::new("method", "is required"))?;
+    let method =
+        string("method", 16)?.ok_or_else(|| ArgumentError::new("method", "is required"))?;
     let path = string("path", super::path::MAX_PATH_LEN)?.unwrap_or_else(|| "/".to_owned());
     let query = match args.get("query") {
         None | Some(Value::Null) => Vec::new(),
@@ -181,7 +207,12 @@ fn parse_call_target(args: &Map<String, Value>) -> Result<TargetCall, ArgumentEr
     let body = match args.get("body") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(ArgumentError::new("body", "must be a string (the raw request body)")),
+        Some(_) => {
+            return Err(ArgumentError::new(
+                "body",
+                "must be a string (the raw request body)",
+            ));
+        }
     };
     let uint = |name: &str| -> Result<Option<u64>, ArgumentError> {
         match args.get(name) {
@@ -195,7 +226,12 @@ fn parse_call_target(args: &Map<String, Value>) -> Result<TargetCall, ArgumentEr
     let follow_redirects = match args.get("follow_redirects") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(*b),
-        Some(_) => return Err(ArgumentError::new("follow_redirects", "must be true or false")),
+        Some(_) => {
+            return Err(ArgumentError::new(
+                "follow_redirects",
+                "must be true or false",
+            ));
+        }
     };
     Ok(TargetCall {
         label,
@@ -216,10 +252,16 @@ fn parse_call_target(args: &Map<String, Value>) -> Result<TargetCall, ArgumentEr
 /// `{"Name": "value"}`: one string value per header.
 fn parse_headers(v: &Value) -> Result<Vec<(String, String)>, ArgumentError> {
     let Value::Object(map) = v else {
-        return Err(ArgumentError::new("headers", "must be an object of header names to string values"));
+        return Err(ArgumentError::new(
+            "headers",
+            "must be an object of header names to string values",
+        ));
     };
     if map.len() > MAX_HEADERS {
-        return Err(ArgumentError::new("headers", format!("holds more than {MAX_HEADERS} headers")));
+        return Err(ArgumentError::new(
+            "headers",
+            format!("holds more than {MAX_HEADERS} headers"),
+        ));
     }
     map.iter()
         .map(|(k, v)| match v {
@@ -228,7 +270,10 @@ fn parse_headers(v: &Value) -> Result<Vec<(String, String)>, ArgumentError> {
                 &format!("headers.{k}"),
                 format!("is longer than {MAX_HEADER_VALUE_BYTES} bytes"),
             )),
-            _ => Err(ArgumentError::new(&format!("headers.{k}"), "must be a string")),
+            _ => Err(ArgumentError::new(
+                &format!("headers.{k}"),
+                "must be a string",
+            )),
         })
         .collect()
 }
@@ -236,7 +281,10 @@ fn parse_headers(v: &Value) -> Result<Vec<(String, String)>, ArgumentError> {
 /// `{"name": "value" | number | bool | [scalars]}`: arrays repeat the name.
 fn parse_query(v: &Value) -> Result<Vec<(String, String)>, ArgumentError> {
     let Value::Object(map) = v else {
-        return Err(ArgumentError::new("query", "must be an object of parameter names to values"));
+        return Err(ArgumentError::new(
+            "query",
+            "must be an object of parameter names to values",
+        ));
     };
     let mut out = Vec::new();
     for (k, v) in map {
@@ -257,13 +305,19 @@ fn parse_query(v: &Value) -> Result<Vec<(String, String)>, ArgumentError> {
                 }
             };
             if text.len() > MAX_QUERY_VALUE_BYTES {
-                return Err(ArgumentError::new(&format!("query.{k}"), format!("is longer than {MAX_QUERY_VALUE_BYTES} bytes")));
+                return Err(ArgumentError::new(
+                    &format!("query.{k}"),
+                    format!("is longer than {MAX_QUERY_VALUE_BYTES} bytes"),
+                ));
             }
             out.push((k.clone(), text));
         }
     }
     if out.len() > MAX_QUERY_PARAMS {
-        return Err(ArgumentError::new("query", format!("holds more than {MAX_QUERY_PARAMS} values")));
+        return Err(ArgumentError::new(
+            "query",
+            format!("holds more than {MAX_QUERY_PARAMS} values"),
+        ));
     }
     Ok(out)
 }
@@ -281,21 +335,39 @@ mod tests {
 
     #[test]
     fn route_arguments_split_headers_and_body() {
-        let r = parse("billing.get", json!({"id": "x", "headers": {"Accept": "a"}, "body": {"k": 1}})).unwrap();
-        let CallRequest::Route(r) = r else { panic!("route") };
+        let r = parse(
+            "billing.get",
+            json!({"id": "x", "headers": {"Accept": "a"}, "body": {"k": 1}}),
+        )
+        .unwrap();
+        let CallRequest::Route(r) = r else {
+            panic!("route")
+        };
         assert_eq!(r.value_names().collect::<Vec<_>>(), ["id"]);
         assert_eq!(r.value("id"), Some(&json!("x")));
         assert_eq!(r.headers, vec![("Accept".to_owned(), "a".to_owned())]);
         assert_eq!(r.body, Some(&json!({"k": 1})));
-        assert!(matches!(CallRequest::parse("t.x", None), Ok(CallRequest::Route(_))));
+        assert!(matches!(
+            CallRequest::parse("t.x", None),
+            Ok(CallRequest::Route(_))
+        ));
     }
 
     #[test]
     fn call_target_shape() {
         let r = parse("call_target", json!({"label": "b", "method": "GET", "query": {"a": [1, "x"], "b": true}, "max_redirects": 0})).unwrap();
-        let CallRequest::Target(t) = r else { panic!("target") };
+        let CallRequest::Target(t) = r else {
+            panic!("target")
+        };
         assert_eq!(t.path, "/");
-        assert_eq!(t.query, vec![("a".into(), "1".into()), ("a".into(), "x".into()), ("b".into(), "true".into())]);
+        assert_eq!(
+            t.query,
+            vec![
+                ("a".into(), "1".into()),
+                ("a".into(), "x".into()),
+                ("b".into(), "true".into())
+            ]
+        );
         assert_eq!(t.narrow.max_redirects, Some(0));
     }
 
@@ -303,18 +375,44 @@ mod tests {
     fn bad_arguments_name_the_argument() {
         let cases = [
             (json!({"method": "GET"}), "argument 'label' is required"),
-            (json!({"label": 1, "method": "GET"}), "argument 'label' must be a string"),
-            (json!({"label": "a", "method": "GET", "url": "http://x"}), "argument 'url' is not an argument of call_target"),
-            (json!({"label": "a", "method": "GET", "headers": ["x"]}), "argument 'headers' must be an object"),
-            (json!({"label": "a", "method": "GET", "headers": {"X": 1}}), "argument 'headers.X' must be a string"),
-            (json!({"label": "a", "method": "GET", "body": {"a": 1}}), "argument 'body' must be a string"),
-            (json!({"label": "a", "method": "GET", "query": {"q": {"x": 1}}}), "argument 'query.q' must be a string"),
-            (json!({"label": "a", "method": "GET", "timeout_ms": -1}), "argument 'timeout_ms' must be a non-negative integer"),
+            (
+                json!({"label": 1, "method": "GET"}),
+                "argument 'label' must be a string",
+            ),
+            (
+                json!({"label": "a", "method": "GET", "url": "http://x"}),
+                "argument 'url' is not an argument of call_target",
+            ),
+            (
+                json!({"label": "a", "method": "GET", "headers": ["x"]}),
+                "argument 'headers' must be an object",
+            ),
+            (
+                json!({"label": "a", "method": "GET", "headers": {"X": 1}}),
+                "argument 'headers.X' must be a string",
+            ),
+            (
+                json!({"label": "a", "method": "GET", "body": {"a": 1}}),
+                "argument 'body' must be a string",
+            ),
+            (
+                json!({"label": "a", "method": "GET", "query": {"q": {"x": 1}}}),
+                "argument 'query.q' must be a string",
+            ),
+            (
+                json!({"label": "a", "method": "GET", "timeout_ms": -1}),
+                "argument 'timeout_ms' must be a non-negative integer",
+            ),
         ];
         for (args, want) in cases {
             let e = parse("call_target", args.clone()).unwrap_err().to_string();
             assert!(e.starts_with(want), "{args}: {e}");
         }
-        assert!(parse("list_targets", json!({"x": 1})).unwrap_err().to_string().contains("takes none"));
+        assert!(
+            parse("list_targets", json!({"x": 1}))
+                .unwrap_err()
+                .to_string()
+                .contains("takes none")
+        );
     }
 }

@@ -185,7 +185,11 @@ impl Secret {
     /// sizes stay true and JSON stays JSON).
     pub fn redact(&self, data: &mut [u8]) -> usize {
         let mut count = 0;
-        for f in self.fragments.iter().filter(|f| f.len() >= MIN_REDACTED_LEN) {
+        for f in self
+            .fragments
+            .iter()
+            .filter(|f| f.len() >= MIN_REDACTED_LEN)
+        {
             let mut start = 0;
             while let Some(at) = find(&data[start..], f) {
                 let at = start + at;
@@ -205,7 +209,10 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     let first = needle[0];
     let mut i = 0;
     while i + needle.len() <= haystack.len() {
-        match haystack[i..=haystack.len() - needle.len()].iter().position(|&b| b == first) {
+        match haystack[i..=haystack.len() - needle.len()]
+            .iter()
+            .position(|&b| b == first)
+        {
             None => return None,
             Some(p) => {
                 i += p;
@@ -303,10 +310,16 @@ mod tests {
 
     #[test]
     fn redaction_blanks_every_referenced_value() {
-        let s = SecretTemplate::parse("Bearer ${env:TOKEN}").unwrap().resolve(&env).unwrap();
+        let s = SecretTemplate::parse("Bearer ${env:TOKEN}")
+            .unwrap()
+            .resolve(&env)
+            .unwrap();
         let mut body = b"{\"auth\":\"Bearer s3cr3t-value\",\"again\":\"s3cr3t-value\"}".to_vec();
         assert_eq!(s.redact(&mut body), 2);
-        assert_eq!(body, b"{\"auth\":\"Bearer ************\",\"again\":\"************\"}");
+        assert_eq!(
+            body,
+            b"{\"auth\":\"Bearer ************\",\"again\":\"************\"}"
+        );
         let mut clean = b"nothing here".to_vec();
         assert_eq!(s.redact(&mut clean), 0);
     }

@@ -85,7 +85,10 @@ fn same_origin(target: &Target, url: &url::Url) -> bool {
 /// shows up as a mismatch. (Parsing against the cached base skips re-parsing the host.)
 fn check(target: &Target, s: &str, path: &str, query: &str) -> Result<(), &'static str> {
     let reference = &s[target.base_url().len() - target.base_path.as_str().len()..];
-    let url = target.base.join(reference).map_err(|_| "the built URL does not parse")?;
+    let url = target
+        .base
+        .join(reference)
+        .map_err(|_| "the built URL does not parse")?;
     if !same_origin(target, &url) {
         return Err("the built URL left the target's origin");
     }
@@ -93,7 +96,10 @@ fn check(target: &Target, s: &str, path: &str, query: &str) -> Result<(), &'stat
         return Err("the built URL gained user info or a fragment");
     }
     let base = target.base_path.as_str();
-    if url.path().len() != base.len() + path.len() || !url.path().starts_with(base) || !url.path().ends_with(path) {
+    if url.path().len() != base.len() + path.len()
+        || !url.path().starts_with(base)
+        || !url.path().ends_with(path)
+    {
         return Err("the built URL's path is not the checked path under the base path");
     }
     if url.query().unwrap_or("") != query {

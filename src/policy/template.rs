@@ -129,8 +129,14 @@ impl PathTemplate {
 
     /// Whether a normalized path (relative to the base path) is one this template renders, each
     /// parameter segment passing its declaration: how a redirect hop is granted to a route.
-    pub fn matches(&self, path: &str, params: &std::collections::BTreeMap<String, super::param::ParamSpec>) -> bool {
-        let Some(rest) = path.strip_prefix('/') else { return false };
+    pub fn matches(
+        &self,
+        path: &str,
+        params: &std::collections::BTreeMap<String, super::param::ParamSpec>,
+    ) -> bool {
+        let Some(rest) = path.strip_prefix('/') else {
+            return false;
+        };
         let rest = if self.trailing_slash || self.segments.is_empty() {
             match rest.strip_suffix('/') {
                 Some(r) => r,
@@ -140,15 +146,25 @@ impl PathTemplate {
         } else {
             rest
         };
-        let parts: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
+        let parts: Vec<&str> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split('/').collect()
+        };
         parts.len() == self.segments.len()
-            && self.segments.iter().zip(parts).all(|(seg, part)| match seg {
-                Segment::Literal(l) => l == part,
-                Segment::Param(p) => {
-                    let decoded = percent_encoding::percent_decode_str(part).decode_utf8_lossy();
-                    check_value(&decoded).is_ok() && params.get(p).is_some_and(|spec| spec.check_text(&decoded))
-                }
-            })
+            && self
+                .segments
+                .iter()
+                .zip(parts)
+                .all(|(seg, part)| match seg {
+                    Segment::Literal(l) => l == part,
+                    Segment::Param(p) => {
+                        let decoded =
+                            percent_encoding::percent_decode_str(part).decode_utf8_lossy();
+                        check_value(&decoded).is_ok()
+                            && params.get(p).is_some_and(|spec| spec.check_text(&decoded))
+                    }
+                })
     }
 
     /// Whether two templates match the same requests (same literals, params in the same

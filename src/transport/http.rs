@@ -38,7 +38,11 @@ impl HttpOptions {
     pub fn loopback() -> Self {
         Self {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
-            allowed_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into(), "http://[::1]:*".into()],
+            allowed_origins: vec![
+                "http://localhost:*".into(),
+                "http://127.0.0.1:*".into(),
+                "http://[::1]:*".into(),
+            ],
             token: None,
         }
     }
@@ -52,7 +56,10 @@ pub struct ServerStatus {
 
 impl Default for ServerStatus {
     fn default() -> Self {
-        Self { ready: AtomicBool::new(false), started: Instant::now() }
+        Self {
+            ready: AtomicBool::new(false),
+            started: Instant::now(),
+        }
     }
 }
 
@@ -74,7 +81,12 @@ struct AppState {
 }
 
 /// The whole router. `shutdown` ends open MCP streams when cancelled.
-pub fn router(service: &HarpoonService, options: &HttpOptions, status: Arc<ServerStatus>, shutdown: CancellationToken) -> Router {
+pub fn router(
+    service: &HarpoonService,
+    options: &HttpOptions,
+    status: Arc<ServerStatus>,
+    shutdown: CancellationToken,
+) -> Router {
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(options.allowed_hosts.clone())
         .with_allowed_origins(options.allowed_origins.clone())
@@ -107,15 +119,38 @@ async fn readyz(State(s): State<AppState>) -> Response {
 async fn metrics(State(s): State<AppState>) -> Response {
     let policy = s.service.policy();
     let gauges = [
-        ("harpoon_ready", "1 when the policy is loaded and the listener is up.", f64::from(u8::from(s.status.is_ready()))),
-        ("harpoon_calls_in_flight", "Tool calls being served now.", s.service.tracker().in_flight() as f64),
-        ("harpoon_targets", "Targets in the loaded policy.", policy.targets().len() as f64),
-        ("harpoon_route_tools", "Route tools in the loaded policy.", policy.route_count() as f64),
-        ("harpoon_uptime_seconds", "Seconds since the server started.", s.status.started.elapsed().as_secs_f64()),
+        (
+            "harpoon_ready",
+            "1 when the policy is loaded and the listener is up.",
+            f64::from(u8::from(s.status.is_ready())),
+        ),
+        (
+            "harpoon_calls_in_flight",
+            "Tool calls being served now.",
+            s.service.tracker().in_flight() as f64,
+        ),
+        (
+            "harpoon_targets",
+            "Targets in the loaded policy.",
+            policy.targets().len() as f64,
+        ),
+        (
+            "harpoon_route_tools",
+            "Route tools in the loaded policy.",
+            policy.route_count() as f64,
+        ),
+        (
+            "harpoon_uptime_seconds",
+            "Seconds since the server started.",
+            s.status.started.elapsed().as_secs_f64(),
+        ),
     ];
     let text = s.service.engine().metrics().render(&gauges);
     let mut r = text.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     r
 }
 
@@ -132,7 +167,8 @@ async fn require_token(State(s): State<AppState>, request: Request<Body>, next: 
         return next.run(request).await;
     }
     let mut r = (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     r
 }
 

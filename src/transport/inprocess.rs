@@ -26,7 +26,10 @@ pub async fn handle(handler: McpHandler, raw: &str, cancel: CancellationToken) -
     let running = serve_directly_with_ct(handler, transport, None, cancel);
     let mut reply = None;
     while let Some(out) = replies.recv().await {
-        if matches!(out, ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_)) {
+        if matches!(
+            out,
+            ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_)
+        ) {
             reply = serde_json::to_string(&out).ok();
             break;
         }

@@ -9,6 +9,9 @@ pub async fn serve(handler: McpHandler) -> Result<(), String> {
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| format!("stdio session did not start: {e}"))?;
-    running.waiting().await.map_err(|e| format!("stdio session failed: {e}"))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| format!("stdio session failed: {e}"))?;
     Ok(())
 }

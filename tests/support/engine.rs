@@ -28,17 +28,28 @@ pub struct StaticResolver(pub HashMap<String, Vec<SocketAddr>>);
 
 impl StaticResolver {
     pub fn with(mut self, host: &str, addrs: &[&str]) -> Self {
-        let addrs = addrs.iter().map(|a| a.parse().expect("socket addr")).collect();
+        let addrs = addrs
+            .iter()
+            .map(|a| a.parse().expect("socket addr"))
+            .collect();
         self.0.insert(host.to_owned(), addrs);
         self
     }
 }
 
 impl HostResolver for StaticResolver {
-    fn resolve(&self, host: &str, _port: u16) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>> {
+    fn resolve(
+        &self,
+        host: &str,
+        _port: u16,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>> {
         let found = self.0.get(host).cloned();
         let host = host.to_owned();
-        Box::pin(async move { found.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no such host {host}"))) })
+        Box::pin(async move {
+            found.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, format!("no such host {host}"))
+            })
+        })
     }
 }
 
@@ -46,7 +57,8 @@ pub fn policy(yaml: &str) -> Arc<Policy> {
     let name: Arc<str> = Arc::from("<test>");
     let raw = config::parse(&name, yaml.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     let file = config::LoadedFile { name, raw };
-    Policy::compile_with_env(&[file], SecretMode::Resolve, &test_env).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+    Policy::compile_with_env(&[file], SecretMode::Resolve, &test_env)
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"))
 }
 
 pub fn engine_with(yaml: &str, resolver: StaticResolver, own: OwnListeners) -> Engine {
@@ -59,7 +71,9 @@ pub fn engine(yaml: &str) -> Engine {
 
 /// Calls a tool with JSON arguments.
 pub async fn call(engine: &Engine, tool: &str, args: Value) -> Outcome {
-    engine.call(tool, args.as_object(), &CancellationToken::new()).await
+    engine
+        .call(tool, args.as_object(), &CancellationToken::new())
+        .await
 }
 
 /// The reason code of an outcome, for compact assertions.

@@ -48,4 +48,23 @@ pub fn all_secrets(_: &str) -> Option<String> {
 }
 
 pub mod engine;
+pub mod mcp_client;
+pub mod server;
 pub mod upstream;
+
+/// An HTTP client for tests (reqwest built without a default crypto provider needs one given).
+pub fn http() -> reqwest::Client {
+    let tls = harpoon::callout::client::tls_config_without_roots().expect("tls");
+    reqwest::Client::builder()
+        .no_proxy()
+        .tls_backend_preconfigured(tls)
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("http client")
+}
+
+/// GET a URL and return (status, body).
+pub async fn get(url: &str) -> (u16, String) {
+    let r = http().get(url).send().await.expect("GET");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}

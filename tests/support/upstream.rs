@@ -26,14 +26,21 @@ pub struct Seen {
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// What the upstream does with a request.
 pub enum Reply {
     /// A complete response.
-    Respond { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
     /// Headers, then body bytes forever (until the client goes away or 30 s pass).
     StreamForever,
     /// Headers announcing a body, then nothing (for 30 s).
@@ -46,11 +53,17 @@ pub enum Reply {
     ResetMidBody,
     /// A response with this many extra header lines.
     HugeHeaders(usize),
+    /// A complete 200 response, sent after a delay.
+    Slow(Duration, String),
 }
 
 impl Reply {
     pub fn ok(body: &str) -> Self {
-        Reply::Respond { status: 200, headers: vec![("content-type".into(), "text/plain".into())], body: body.as_bytes().to_vec() }
+        Reply::Respond {
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     pub fn json(status: u16, body: serde_json::Value) -> Self {
@@ -62,7 +75,11 @@ impl Reply {
     }
 
     pub fn redirect(status: u16, location: &str) -> Self {
-        Reply::Respond { status, headers: vec![("location".into(), location.into())], body: Vec::new() }
+        Reply::Respond {
+            status,
+            headers: vec![("location".into(), location.into())],
+            body: Vec::new(),
+        }
     }
 }
 
@@ -79,14 +96,22 @@ pub struct Upstream {
 impl Upstream {
     /// Starts an upstream on 127.0.0.1 that answers with `handler`.
     pub async fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
-        let up = Upstream { addr, connections: Arc::default(), seen: Arc::default() };
+        let up = Upstream {
+            addr,
+            connections: Arc::default(),
+            seen: Arc::default(),
+        };
         let handler: Handler = Arc::new(handler);
         let (connections, seen) = (Arc::clone(&up.connections), Arc::clone(&up.seen));
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 connections.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(serve(stream, Arc::clone(&handler), Arc::clone(&seen)));
             }
@@ -130,7 +155,9 @@ impl Upstream {
 }
 
 async fn serve(mut stream: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<Seen>>>) {
-    let Some(request) = read_request(&mut stream).await else { return };
+    let Some(request) = read_request(&mut stream).await else {
+        return;
+    };
     seen.lock().expect("lock").push(request.clone());
     let reply = handler(&request);
     let _ = write_reply(&mut stream, reply).await;
@@ -146,7 +173,10 @@ async fn read_request(stream: &mut TcpStream) -> Option<Seen> {
             return None;
         }
         let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await.ok()?.ok()?;
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
         if n == 0 {
             return None;
         }
@@ -161,24 +191,43 @@ async fn read_request(stream: &mut TcpStream) -> Option<Seen> {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let length: usize = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     let mut body = buf[head_end..].to_vec();
     while body.len() < length.min(16 * 1024 * 1024) {
         let mut chunk = [0u8; 8192];
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await.ok()?.ok()?;
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
         if n == 0 {
             break;
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    Some(Seen { method, target, headers, body })
+    Some(Seen {
+        method,
+        target,
+        headers,
+        body,
+    })
 }
 
 async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
     const HOLD: Duration = Duration::from_secs(30);
     match reply {
-        Reply::Respond { status, headers, body } => {
-            let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+        Reply::Respond {
+            status,
+            headers,
+            body,
+        } => {
+            let mut head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                body.len()
+            );
             for (n, v) in headers {
                 head.push_str(&format!("{n}: {v}\r\n"));
             }
@@ -196,7 +245,9 @@ async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()
             Ok(())
         }
         Reply::StallAfterHeaders => {
-            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\npartial").await?;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\npartial")
+                .await?;
             tokio::time::sleep(HOLD).await;
             Ok(())
         }
@@ -206,8 +257,19 @@ async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()
         }
         Reply::Reset => Ok(()),
         Reply::ResetMidBody => {
-            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\nonly-this-much").await?;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\nonly-this-much")
+                .await?;
             stream.shutdown().await
+        }
+        Reply::Slow(delay, body) => {
+            tokio::time::sleep(delay).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body.as_bytes()).await
         }
         Reply::HugeHeaders(n) => {
             let mut head = String::from("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n");

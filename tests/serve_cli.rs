@@ -1,0 +1,213 @@
+//! `harpoon serve` as a process: it refuses what it must refuse, with the messages `check` gives,
+//! and on SIGTERM it finishes the calls in flight before it exits.
+
+use crate::support::mcp_client::{MODERN, McpHttp};
+use crate::support::upstream::{Reply, Upstream};
+use crate::support::{INVALID_DIR, SHIPPED_DIR};
+use serde_json::json;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn harpoon() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_harpoon"));
+    c.env_remove("HARPOON_TOKEN")
+        .env_remove("HARPOON_LISTEN")
+        .env_remove("HARPOON_ALLOWLIST")
+        .kill_on_drop(true);
+    c
+}
+
+async fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut c = harpoon();
+    c.args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let out = tokio::time::timeout(Duration::from_secs(30), c.output())
+        .await
+        .expect("exits")
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn an_invalid_allowlist_is_refused_with_the_message_check_gives() {
+    let file = format!("{INVALID_DIR}/template-unclosed.yaml");
+    let (code, stderr) = run(
+        &["serve", "--allowlist", &file, "--listen", "127.0.0.1:0"],
+        &[],
+    )
+    .await;
+    assert_eq!(code, 2);
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_harpoon"))
+        .args(["check", &file])
+        .output()
+        .expect("check");
+    let check_first = String::from_utf8_lossy(&check.stderr)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !check_first.is_empty() && stderr.contains(&check_first),
+        "serve said:\n{stderr}\ncheck said: {check_first}"
+    );
+}
+
+#[tokio::test]
+async fn an_unset_secret_refuses_the_start_naming_the_reference() {
+    let file = format!("{SHIPPED_DIR}/billing.yaml");
+    let (code, stderr) = run(
+        &["serve", "--allowlist", &file, "--listen", "127.0.0.1:0"],
+        &[],
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("${env:BILLING_TOKEN} is not set or is empty"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_network_listener_needs_the_flag_and_a_token() {
+    let file = format!("{SHIPPED_DIR}/demo.yaml");
+    let env = [("HARPOON_DEMO_TOKEN", "x")];
+    let (code, stderr) = run(
+        &["serve", "--allowlist", &file, "--listen", "0.0.0.0:0"],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("not loopback) without --allow-remote"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(
+        &[
+            "serve",
+            "--allowlist",
+            &file,
+            "--listen",
+            "0.0.0.0:0",
+            "--allow-remote",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("needs a bearer token in HARPOON_TOKEN"),
+        "{stderr}"
+    );
+}
+
+/// Starts `harpoon serve` and returns it with the MCP URL it logged.
+async fn start_serve(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
+    let mut c = harpoon();
+    c.arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawns");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.split("mcp=").nth(1) {
+                return rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+        }
+        panic!("harpoon serve exited before it was ready");
+    })
+    .await
+    .expect("ready in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
+
+#[tokio::test]
+async fn sigterm_lets_calls_in_flight_finish() {
+    let up = Upstream::start(|_| Reply::Slow(Duration::from_millis(800), "finished".into())).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a.yaml");
+    std::fs::write(&path, crate::enforcement::allowlist(&up.url())).expect("write");
+    let (mut child, url) = start_serve(
+        &[
+            "--allowlist",
+            path.to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[("TEST_TOKEN", "t")],
+    )
+    .await;
+    let mut c = McpHttp::new(&url);
+    let call = tokio::spawn(async move {
+        c.call(
+            MODERN,
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/slow"}),
+        )
+        .await
+    });
+    for _ in 0..200 {
+        if !up.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = child.id().expect("pid").to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let reply = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the call ends")
+        .expect("joins");
+    assert_eq!(
+        reply["result"]["structuredContent"]["body"], "finished",
+        "{reply}"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits")
+        .expect("status");
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn serve_demo_works_out_of_the_box() {
+    let (mut child, url) = start_serve(&["--demo", "--listen", "127.0.0.1:0"], &[]).await;
+    let mut c = McpHttp::new(&url);
+    let reply = c.call(MODERN, "demo.get_item", json!({"id": "1"})).await;
+    assert_eq!(
+        reply["result"]["structuredContent"]["body"]["name"], "anchor",
+        "{reply}"
+    );
+    let report = c
+        .call(
+            MODERN,
+            "call_target",
+            json!({"label": "demo", "method": "GET", "path": "/reports/latest"}),
+        )
+        .await;
+    assert_eq!(
+        report["result"]["structuredContent"]["status"], 200,
+        "the redirect to /reports/daily is followed: {report}"
+    );
+    let _ = child.start_kill();
+}
