@@ -26,7 +26,12 @@ pub struct BoundedResponse {
     pub redirects: u8,
 }
 
-pub(super) fn filter_headers(target: &Target, headers: &http::HeaderMap) -> Vec<(String, String)> {
+/// The response headers a caller may see: the target's allowlist only, values capped, secrets
+/// blanked.
+pub fn filter_response_headers(
+    target: &Target,
+    headers: &http::HeaderMap,
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for name in headers.keys() {
         if !target.returns_header(name) {
@@ -53,6 +58,59 @@ pub(super) fn filter_headers(target: &Target, headers: &http::HeaderMap) -> Vec<
     out
 }
 
+/// A body being collected under a cap: what `read_body` feeds chunks into, kept free of I/O so
+/// the bound can be tested and fuzzed on its own.
+#[derive(Debug)]
+pub struct BodyCap {
+    buf: BytesMut,
+    cap: usize,
+    truncated: bool,
+}
+
+impl BodyCap {
+    /// `declared` (a Content-Length) only sizes the first allocation, never past the cap.
+    pub fn new(limit: u64, declared: Option<u64>) -> Self {
+        let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+        let first = declared.map_or(8 * 1024, |n| usize::try_from(n).unwrap_or(cap).min(cap));
+        Self {
+            buf: BytesMut::with_capacity(first.min(cap)),
+            cap,
+            truncated: false,
+        }
+    }
+
+    /// Adds a chunk; returns false once the cap is reached (the rest is not kept, and reading
+    /// should stop).
+    pub fn push(&mut self, chunk: &[u8]) -> bool {
+        let room = self.cap - self.buf.len();
+        if chunk.len() > room {
+            self.buf.extend_from_slice(&chunk[..room]);
+            self.truncated = true;
+            return false;
+        }
+        self.buf.extend_from_slice(chunk);
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// The collected bytes, with `target`'s secrets blanked out.
+    pub fn finish(mut self, target: &Target) -> (Bytes, bool) {
+        target.redact_secrets(&mut self.buf);
+        (self.buf.freeze(), self.truncated)
+    }
+}
+
 /// Reads the body up to `limit` bytes before `deadline`. Past the limit, reading stops (the
 /// connection is dropped, not drained) and the target's `oversize` rule decides the outcome.
 /// Any secret of the target that the upstream echoes back is blanked out.
@@ -65,14 +123,14 @@ pub(super) async fn read_body(
     timeout: Duration,
 ) -> Result<(Bytes, Option<u64>, bool), CallError> {
     let declared = response.content_length();
+    let too_large = CallError::ResponseTooLarge {
+        limit,
+        size: declared,
+    };
     if oversize == Oversize::Error && declared.is_some_and(|n| n > limit) {
-        return Err(CallError::ResponseTooLarge {
-            limit,
-            size: declared,
-        });
+        return Err(too_large);
     }
-    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut buf = BytesMut::with_capacity(declared.map_or(8 * 1024, |n| n.min(limit) as usize));
+    let mut body = BodyCap::new(limit, declared);
     loop {
         let chunk = tokio::time::timeout_at(deadline, response.chunk())
             .await
@@ -82,23 +140,17 @@ pub(super) async fn read_body(
             })?
             .map_err(|e| CallError::Upstream(format!("the body broke off: {}", root_cause(&e))))?;
         let Some(chunk) = chunk else {
-            let size = buf.len() as u64;
-            target.redact_secrets(&mut buf);
-            return Ok((buf.freeze(), Some(size), false));
+            let size = body.len() as u64;
+            let (bytes, _) = body.finish(target);
+            return Ok((bytes, Some(size), false));
         };
-        if buf.len() + chunk.len() > cap {
+        if !body.push(&chunk) {
             if oversize == Oversize::Error {
-                return Err(CallError::ResponseTooLarge {
-                    limit,
-                    size: declared,
-                });
+                return Err(too_large);
             }
-            let room = cap - buf.len();
-            buf.extend_from_slice(&chunk[..room]);
-            target.redact_secrets(&mut buf);
-            return Ok((buf.freeze(), declared, true));
+            let (bytes, truncated) = body.finish(target);
+            return Ok((bytes, declared, truncated));
         }
-        buf.extend_from_slice(&chunk);
     }
 }
 

@@ -9,7 +9,7 @@ mod peer_check;
 pub mod resolver;
 mod send;
 
-pub use body::BoundedResponse;
+pub use body::{BodyCap, BoundedResponse, filter_response_headers};
 pub use error::{CallError, Phase};
 pub use resolver::{HostResolver, SystemResolver};
 

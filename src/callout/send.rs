@@ -1,7 +1,7 @@
 //! Sending one permitted request: admission, the connect-time address check, injected headers,
 //! timeouts, redirects decided hop by hop, and a bounded read of the response.
 
-use super::body::{BoundedResponse, filter_headers, read_body, root_cause};
+use super::body::{BoundedResponse, filter_response_headers, read_body, root_cause};
 use super::error::{CallError, Phase};
 use super::resolver::AddressRefused;
 use super::{Callout, TargetRuntime};
@@ -83,7 +83,7 @@ impl Callout {
                 continue;
             }
             progress.report(Stage::Headers { status });
-            let headers = filter_headers(target, response.headers());
+            let headers = filter_response_headers(target, response.headers());
             let content_type = response
                 .headers()
                 .get(http::header::CONTENT_TYPE)
