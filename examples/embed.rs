@@ -2,7 +2,7 @@
 //! harpoon's MCP service at a path of its choosing, here `/agent/mcp`.
 //!
 //! Run: `BILLING_TOKEN=... cargo run --example embed -- allowlists/billing.yaml`
-//! then point an MCP client at http://127.0.0.1:8790/agent/mcp.
+//! then point an MCP client at http://127.0.0.1:8791/agent/mcp.
 
 use harpoon::service::{HarpoonService, StreamableHttpServerConfig};
 use std::future::Future;
@@ -41,10 +41,10 @@ async fn main() -> Result<(), String> {
     if allowlists.is_empty() {
         return Err("usage: embed ALLOWLIST...".into());
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:8790")
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:8791")
         .await
         .map_err(|e| e.to_string())?;
-    eprintln!("MCP at http://127.0.0.1:8790/agent/mcp; ctrl-c to stop");
+    eprintln!("MCP at http://127.0.0.1:8791/agent/mcp; ctrl-c to stop");
     run(listener, allowlists, async {
         let _ = tokio::signal::ctrl_c().await;
     })

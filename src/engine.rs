@@ -133,6 +133,7 @@ impl Engine {
             }
         };
         if request == CallRequest::ListTargets {
+            record.decision = "allow";
             return self.finish(Outcome::Targets(list_targets(policy)), &mut record, started);
         }
         if let CallRequest::Target(t) = &request {

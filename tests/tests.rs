@@ -15,3 +15,4 @@ mod mcp_http;
 mod mcp_stdio;
 mod schema_agreement;
 mod serve_cli;
+mod tunnel;

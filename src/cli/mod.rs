@@ -1,11 +1,13 @@
 //! The command line: one file per subcommand. `main` parses and calls `run`.
 
 pub mod check;
+pub mod edge;
 pub mod explain;
 pub mod serve;
 pub mod startup;
 pub mod stdio;
 pub mod tools;
+pub mod tunnel;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -38,6 +40,10 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Serve MCP over stdin and stdout.
     Stdio(stdio::StdioArgs),
+    /// Serve the tools through an edge, dialling out only (outbound long-poll).
+    Tunnel(tunnel::TunnelArgs),
+    /// The reference edge: public MCP endpoints whose calls polling tunnels answer.
+    Edge(edge::EdgeArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -47,5 +53,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tools(args) => tools::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Stdio(args) => stdio::run(&args),
+        Command::Tunnel(args) => tunnel::run(&args),
+        Command::Edge(args) => edge::run(&args),
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The official Python MCP SDK (mcp 2.x) against `harpoon serve` and `harpoon stdio`, in each of
-# its three modes (auto, legacy, 2026-07-28): list tools, a read, a write, denials, an oversize
-# response, list_targets, an unknown tool, progress notifications.
+# The official Python MCP SDK (mcp 2.x) against `harpoon serve`, `harpoon stdio`, and the tunnel
+# path (MCP client -> harpoon edge -> harpoon tunnel -> upstream), in each of its three modes
+# (auto, legacy, 2026-07-28): list tools, a read, a write, denials, an oversize response,
+# list_targets, an unknown tool, progress notifications (not carried by the tunnel).
 #
 #   HARPOON=target/debug/harpoon PYTHON=.venv/bin/python tests/python/run.sh
 set -euo pipefail
@@ -9,10 +10,13 @@ cd "$(dirname "$0")/../.."
 HARPOON=${HARPOON:-target/debug/harpoon}
 PYTHON=${PYTHON:-python3}
 PORT=${PORT:-18788}
+EDGE_PORT=${EDGE_PORT:-18791}
+TUNNEL_HEALTH=${TUNNEL_HEALTH:-18792}
 OUT=${OUT:-target/python-client}
 mkdir -p "$OUT"
 # The demo API (127.0.0.1:8789) and `harpoon stdio` share this token.
 export HARPOON_DEMO_TOKEN=python-sdk-test-token
+export HARPOON_TUNNEL_TOKEN=python-sdk-tunnel-token
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -20,6 +24,11 @@ trap cleanup EXIT
 "$HARPOON" serve --demo --listen "127.0.0.1:$PORT" >"$OUT/serve.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "harpoon serve --demo did not become ready"; cat "$OUT/serve.log"; exit 1; }
+"$HARPOON" edge --listen "127.0.0.1:$EDGE_PORT" --tunnel ci >"$OUT/edge.log" 2>&1 & pids+=($!)
+"$HARPOON" tunnel --allowlist allowlists/demo.yaml --edge "http://127.0.0.1:$EDGE_PORT" --tunnel-id ci \
+  --health-listen "127.0.0.1:$TUNNEL_HEALTH" >"$OUT/tunnel.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$TUNNEL_HEALTH/readyz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$TUNNEL_HEALTH/readyz" >/dev/null || { echo "harpoon tunnel did not become ready"; cat "$OUT/edge.log" "$OUT/tunnel.log"; exit 1; }
 
 passed=0; failed=0
 run() {
@@ -35,6 +44,8 @@ for mode in auto legacy 2026-07-28; do
   run "http-$mode" --transport http --url "http://127.0.0.1:$PORT/mcp" --mode "$mode" --expect-version "$version"
   run "stdio-$mode" --transport stdio --command "$HARPOON stdio --allowlist allowlists/demo.yaml --log warn" \
     --env "HARPOON_DEMO_TOKEN=$HARPOON_DEMO_TOKEN" --mode "$mode" --expect-version "$version"
+  run "tunnel-$mode" --transport http --url "http://127.0.0.1:$EDGE_PORT/t/ci/mcp" --mode "$mode" \
+    --expect-version "$version" --skip-progress
 done
 echo "python sdk client runs: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

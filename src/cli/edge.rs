@@ -1,0 +1,123 @@
+//! `harpoon edge`: the reference edge. MCP clients call `/t/{id}/mcp`; tunnels poll
+//! `/v1/tunnels/{id}/poll` and post to `/v1/tunnels/{id}/response`.
+
+use super::check::EXIT_INVALID;
+use super::startup::{LogArgs, runtime, shutdown_signal};
+use crate::policy::limits::parse_duration;
+use crate::transport::edge::{self, DEFAULT_MAX_QUEUE, Edge, EdgeOptions};
+use crate::transport::poll_protocol::valid_tunnel_id;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Each --tunnel is ID or ID=TOKEN_FILE; without a file the token is HARPOON_TUNNEL_TOKEN. MCP
+clients connect to http://LISTEN/t/ID/mcp. Listening on a non-loopback address needs
+--allow-remote and a client token in HARPOON_EDGE_CLIENT_TOKEN.
+
+Example:
+  HARPOON_TUNNEL_TOKEN=... harpoon edge --tunnel billing")]
+pub struct EdgeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8788")]
+    pub listen: SocketAddr,
+    /// A tunnel this edge serves: ID or ID=TOKEN_FILE (repeatable).
+    #[arg(long = "tunnel", value_name = "ID[=TOKEN_FILE]", required = true)]
+    pub tunnels: Vec<String>,
+    /// How long an MCP caller waits for the tunnel's reply.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub call_timeout: Duration,
+    /// Most calls queued per tunnel.
+    #[arg(long, default_value_t = DEFAULT_MAX_QUEUE)]
+    pub max_queue: usize,
+    /// Permit a non-loopback listen address (requires HARPOON_EDGE_CLIENT_TOKEN).
+    #[arg(long)]
+    pub allow_remote: bool,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+pub fn run(args: &EdgeArgs) -> ExitCode {
+    if let Err(e) = args.log.init() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    match runtime().and_then(|rt| rt.block_on(serve(args))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+fn options(args: &EdgeArgs) -> Result<EdgeOptions, String> {
+    let mut tunnels = Vec::new();
+    for spec in &args.tunnels {
+        let (id, file) = match spec.split_once('=') {
+            Some((id, f)) => (id, Some(PathBuf::from(f))),
+            None => (spec.as_str(), None),
+        };
+        if !valid_tunnel_id(id) {
+            return Err(format!(
+                "error: tunnel id '{id}' may hold only lowercase letters, digits, '_' and '-'"
+            ));
+        }
+        let token = match file {
+            Some(f) => std::fs::read_to_string(&f)
+                .map_err(|e| format!("error: cannot read {}: {e}", f.display()))?,
+            None => std::env::var("HARPOON_TUNNEL_TOKEN").unwrap_or_default(),
+        };
+        let token = token.trim().to_owned();
+        if token.is_empty() {
+            return Err(format!(
+                "error: tunnel '{id}' has no token; give ID=TOKEN_FILE or set HARPOON_TUNNEL_TOKEN"
+            ));
+        }
+        tunnels.push((id.to_owned(), token));
+    }
+    let client_token = std::env::var("HARPOON_EDGE_CLIENT_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    if !(args.listen.ip().is_loopback() || (args.allow_remote && client_token.is_some())) {
+        return Err(format!(
+            "error: refusing to listen on {} (not loopback) without --allow-remote and HARPOON_EDGE_CLIENT_TOKEN",
+            args.listen
+        ));
+    }
+    Ok(EdgeOptions {
+        tunnels,
+        call_timeout: args.call_timeout,
+        max_queue: args.max_queue.max(1),
+        client_token,
+        safe_lease: edge::SAFE_LEASE,
+        fail_first_replies: 0,
+    })
+}
+
+async fn serve(args: &EdgeArgs) -> Result<(), String> {
+    let edge = Edge::new(options(args)?);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| {
+            format!(
+                "error: cannot listen on {}: {e}; pick another address with --listen",
+                args.listen
+            )
+        })?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(std::sync::Arc::clone(&edge).sweep_leases(shutdown.clone()));
+    tracing::info!(%addr, tunnels = args.tunnels.len(), "harpoon edge listening");
+    let stop = shutdown.clone();
+    axum::serve(listener, edge::router(edge))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stop.cancel();
+        })
+        .await
+        .map_err(|e| format!("error: the edge failed: {e}"))
+}

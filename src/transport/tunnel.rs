@@ -1,0 +1,529 @@
+//! The tunnel client (`harpoon tunnel`): dials out to an edge, long-polls it for queued MCP
+//! messages, runs each through the same MCP handler as `serve` (in process), and posts the
+//! reply. It only dials out: no inbound port is needed.
+//!
+//! - Backpressure: it polls only for as many commands as it has free slots.
+//! - Once per request_id: a command it has already taken is never run again, whatever the edge
+//!   sends; so retrying a reply post (which runs nothing) is always safe.
+//! - Faults: backoff with jitter, `Retry-After` honoured up to a cap, commands past their
+//!   `response_timeout` dropped, fail-fast with a clear log on 401/403.
+
+use super::poll_protocol::{
+    Command, MAX_POLL_BODY_BYTES, MAX_POLL_LIMIT, MAX_REPLY_BODY_BYTES, MAX_RETRY_AFTER,
+    PollResponse, parse_timeout,
+};
+use crate::service::HarpoonService;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Shortest and longest pause between failed polls.
+pub const BACKOFF_MIN: Duration = Duration::from_millis(200);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// Request ids remembered to refuse a second run: far more than can be in flight.
+pub const REMEMBERED_REQUESTS: usize = 8192;
+/// Time allowed to set up a connection to the edge.
+pub const EDGE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a tunnel connects.
+#[derive(Debug, Clone)]
+pub struct TunnelOptions {
+    /// The edge's base URL, e.g. `https://edge.example.com`.
+    pub edge: url::Url,
+    pub tunnel_id: String,
+    pub token: String,
+    /// Commands run at once; the tunnel asks for no more than it has room for.
+    pub max_in_flight: usize,
+    /// How long each poll may wait on the edge.
+    pub poll_timeout: Duration,
+    /// How long commands in flight get to finish after shutdown is asked for.
+    pub drain_timeout: Duration,
+}
+
+/// Why a tunnel stopped on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TunnelError {
+    /// 401/403: the edge refused the token. Retrying cannot help.
+    Refused(u16),
+    /// 404: the edge has no such tunnel.
+    UnknownTunnel,
+    /// The HTTP client could not be set up.
+    Setup(String),
+}
+
+impl std::fmt::Display for TunnelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TunnelError::Refused(s) => write!(
+                f,
+                "the edge refused the tunnel token (HTTP {s}); check HARPOON_TUNNEL_TOKEN"
+            ),
+            TunnelError::UnknownTunnel => {
+                write!(f, "the edge knows no such tunnel id; check --tunnel-id")
+            }
+            TunnelError::Setup(e) => write!(f, "the tunnel could not start: {e}"),
+        }
+    }
+}
+
+/// What the tunnel is doing, for `/readyz` and `/metrics`.
+#[derive(Default)]
+pub struct TunnelStatus {
+    /// True while polls succeed.
+    pub ready: AtomicBool,
+    pub polls_ok: AtomicU64,
+    pub polls_failed: AtomicU64,
+    pub commands: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub expired: AtomicU64,
+    pub replies_posted: AtomicU64,
+    pub reply_retries: AtomicU64,
+    pub replies_lost: AtomicU64,
+}
+
+impl TunnelStatus {
+    pub fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let ready = u64::from(self.ready.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP harpoon_tunnel_ready 1 while polls succeed.\n# TYPE harpoon_tunnel_ready gauge\nharpoon_tunnel_ready {ready}"
+        );
+        for (name, help, v) in [
+            (
+                "harpoon_tunnel_polls_ok_total",
+                "Polls answered 200 or 204.",
+                &self.polls_ok,
+            ),
+            (
+                "harpoon_tunnel_polls_failed_total",
+                "Polls that failed.",
+                &self.polls_failed,
+            ),
+            (
+                "harpoon_tunnel_commands_total",
+                "Commands run.",
+                &self.commands,
+            ),
+            (
+                "harpoon_tunnel_duplicates_total",
+                "Commands received again and not run again.",
+                &self.duplicates,
+            ),
+            (
+                "harpoon_tunnel_expired_total",
+                "Commands dropped past their response timeout.",
+                &self.expired,
+            ),
+            (
+                "harpoon_tunnel_replies_posted_total",
+                "Replies the edge accepted.",
+                &self.replies_posted,
+            ),
+            (
+                "harpoon_tunnel_reply_retries_total",
+                "Reply posts retried.",
+                &self.reply_retries,
+            ),
+            (
+                "harpoon_tunnel_replies_lost_total",
+                "Replies given up on.",
+                &self.replies_lost,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}
+
+/// Request ids already taken, oldest first: the guard against running a request twice.
+#[derive(Default)]
+struct Taken {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Taken {
+    /// True the first time an id is seen.
+    fn first_time(&mut self, id: &str) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        self.set.insert(id.to_owned());
+        self.order.push_back(id.to_owned());
+        while self.order.len() > REMEMBERED_REQUESTS {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// Exponential backoff with full jitter.
+struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let ceiling = BACKOFF_MIN
+            .saturating_mul(1u32 << self.attempt.min(16))
+            .min(BACKOFF_MAX);
+        self.attempt += 1;
+        let span = ceiling.saturating_sub(BACKOFF_MIN).as_millis() as u64;
+        BACKOFF_MIN + Duration::from_millis(if span == 0 { 0 } else { jitter() % span })
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+fn jitter() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// `Retry-After` as seconds (the HTTP-date form is not worth a date parser here), capped.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+struct Shared {
+    service: HarpoonService,
+    client: reqwest::Client,
+    options: TunnelOptions,
+    status: Arc<TunnelStatus>,
+    taken: Mutex<Taken>,
+    slots: Arc<Semaphore>,
+}
+
+/// Runs the tunnel until `shutdown` is cancelled (then lets commands in flight finish, up to
+/// the drain timeout) or the edge refuses it for good.
+pub async fn run(
+    service: HarpoonService,
+    options: TunnelOptions,
+    status: Arc<TunnelStatus>,
+    shutdown: CancellationToken,
+) -> Result<(), TunnelError> {
+    let tls = crate::callout::client::tls_config()
+        .or_else(|_| crate::callout::client::tls_config_without_roots())
+        .map_err(TunnelError::Setup)?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(EDGE_CONNECT_TIMEOUT)
+        .user_agent(concat!("harpoon-tunnel/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| TunnelError::Setup(e.to_string()))?;
+    let shared = Arc::new(Shared {
+        service,
+        client,
+        slots: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+        options,
+        status,
+        taken: Mutex::default(),
+    });
+    let result = poll_loop(&shared, &shutdown).await;
+    shared.status.ready.store(false, Ordering::SeqCst);
+    let all = u32::try_from(shared.options.max_in_flight.max(1)).unwrap_or(u32::MAX);
+    let drained =
+        tokio::time::timeout(shared.options.drain_timeout, shared.slots.acquire_many(all)).await;
+    if drained.is_err() {
+        tracing::warn!("drain timeout reached with commands still in flight");
+    }
+    result
+}
+
+async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result<(), TunnelError> {
+    let o = &shared.options;
+    let base = o.edge.as_str().trim_end_matches('/');
+    let poll_url = format!("{base}/v1/tunnels/{}/poll", o.tunnel_id);
+    let mut backoff = Backoff { attempt: 0 };
+    // The first poll after (re)connecting returns at once, so readiness shows without waiting
+    // out a long-poll.
+    let mut quick = true;
+    loop {
+        // Backpressure: wait for room before asking for work.
+        let room = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            permit = Arc::clone(&shared.slots).acquire_owned() => match permit { Ok(p) => p, Err(_) => return Ok(()) },
+        };
+        let limit = (shared.slots.available_permits() + 1).min(MAX_POLL_LIMIT);
+        drop(room);
+        let wait = if quick {
+            Duration::ZERO
+        } else {
+            o.poll_timeout
+        };
+        let url = format!("{poll_url}?limit={limit}&timeout_ms={}", wait.as_millis());
+        let request = shared
+            .client
+            .get(url)
+            .bearer_auth(&o.token)
+            .timeout(o.poll_timeout + Duration::from_secs(10));
+        let sent = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            r = request.send() => r,
+        };
+        let pause = match sent {
+            Err(e) => {
+                tracing::warn!(error = %e, "poll failed; backing off");
+                Some(backoff.next())
+            }
+            Ok(resp) => match resp.status().as_u16() {
+                200 => match read_poll(resp).await {
+                    Ok(commands) => {
+                        backoff.reset();
+                        mark_ok(shared);
+                        quick = false;
+                        for c in commands {
+                            dispatch(shared, c, Instant::now());
+                        }
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "unreadable poll answer; backing off");
+                        Some(backoff.next())
+                    }
+                },
+                204 => {
+                    backoff.reset();
+                    mark_ok(shared);
+                    quick = false;
+                    None
+                }
+                s @ (401 | 403) => {
+                    tracing::error!(
+                        status = s,
+                        "the edge refused the tunnel token; stopping (fix the token, then restart)"
+                    );
+                    return Err(TunnelError::Refused(s));
+                }
+                404 => {
+                    tracing::error!(tunnel = %o.tunnel_id, "the edge has no such tunnel; stopping");
+                    return Err(TunnelError::UnknownTunnel);
+                }
+                s => {
+                    let wait = retry_after(resp.headers())
+                        .unwrap_or_default()
+                        .max(backoff.next());
+                    tracing::warn!(
+                        status = s,
+                        wait_ms = wait.as_millis() as u64,
+                        "edge unavailable; backing off"
+                    );
+                    Some(wait)
+                }
+            },
+        };
+        if let Some(wait) = pause {
+            quick = true;
+            shared.status.ready.store(false, Ordering::SeqCst);
+            shared.status.polls_failed.fetch_add(1, Ordering::Relaxed);
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+fn mark_ok(shared: &Shared) {
+    shared.status.ready.store(true, Ordering::SeqCst);
+    shared.status.polls_ok.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Reads a poll answer without ever holding more than the cap.
+async fn read_poll(mut resp: reqwest::Response) -> Result<Vec<Command>, String> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_POLL_BODY_BYTES as u64)
+    {
+        return Err("the poll answer is larger than the cap".into());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_POLL_BODY_BYTES {
+            return Err("the poll answer is larger than the cap".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let parsed: PollResponse = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    Ok(parsed.commands)
+}
+
+/// Starts a command unless it expired or was taken before.
+fn dispatch(shared: &Arc<Shared>, command: Command, received: Instant) {
+    let timeout = command.response_timeout.as_deref().and_then(parse_timeout);
+    let deadline = timeout.map(|t| received + t);
+    if deadline.is_some_and(|d| d <= Instant::now()) {
+        shared.status.expired.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(request_id = %command.request_id, "dropped an expired command");
+        return;
+    }
+    let first = shared
+        .taken
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .first_time(&command.request_id);
+    if !first {
+        shared.status.duplicates.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(request_id = %command.request_id, "received a command again; it is not run twice");
+        return;
+    }
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        let Ok(_slot) = Arc::clone(&shared.slots).acquire_owned().await else {
+            return;
+        };
+        shared.status.commands.fetch_add(1, Ordering::Relaxed);
+        let raw = command.jsonrpc.to_string();
+        let cancel = CancellationToken::new();
+        let handled = shared.service.handle_message(&raw, cancel.clone());
+        let reply = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, handled).await {
+                Ok(r) => r,
+                Err(_) => {
+                    cancel.cancel();
+                    shared.status.expired.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            },
+            None => handled.await,
+        };
+        if let Some(reply) = reply {
+            post_reply(
+                &shared,
+                &command.request_id,
+                reply,
+                command.jsonrpc.get("id"),
+                deadline,
+            )
+            .await;
+        }
+    });
+}
+
+/// Posts a reply, retrying failures until the command's deadline: a post runs nothing upstream,
+/// so retrying it can never repeat a call.
+async fn post_reply(
+    shared: &Shared,
+    request_id: &str,
+    reply: String,
+    rpc_id: Option<&serde_json::Value>,
+    deadline: Option<Instant>,
+) {
+    let reply = if reply.len() > MAX_REPLY_BODY_BYTES - 1024 {
+        let id = rpc_id.cloned().unwrap_or(serde_json::Value::Null);
+        let message = format!(
+            "the result ({} bytes) is larger than the tunnel carries ({MAX_REPLY_BODY_BYTES} bytes)",
+            reply.len()
+        );
+        serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message}}).to_string()
+    } else {
+        reply
+    };
+    let body = format!(
+        "{{\"request_id\":{},\"resp_json\":{reply}}}",
+        serde_json::Value::String(request_id.to_owned())
+    );
+    let base = shared.options.edge.as_str().trim_end_matches('/');
+    let url = format!("{base}/v1/tunnels/{}/response", shared.options.tunnel_id);
+    let mut backoff = Backoff { attempt: 0 };
+    let give_up = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+    loop {
+        let sent = shared
+            .client
+            .post(&url)
+            .bearer_auth(&shared.options.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await;
+        let (retry, wait) = match &sent {
+            Ok(r) if r.status().is_success() => {
+                shared.status.replies_posted.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            // The caller is gone (answered, expired, edge restarted): nothing to deliver.
+            Ok(r) if matches!(r.status().as_u16(), 404 | 409) => return,
+            Ok(r) if matches!(r.status().as_u16(), 408 | 429) || r.status().is_server_error() => (
+                true,
+                retry_after(r.headers())
+                    .unwrap_or_default()
+                    .max(backoff.next()),
+            ),
+            Ok(r) => {
+                tracing::error!(
+                    status = r.status().as_u16(),
+                    request_id,
+                    "the edge refused a reply"
+                );
+                (false, Duration::ZERO)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, request_id, "reply post failed; retrying");
+                (true, backoff.next())
+            }
+        };
+        if !retry || Instant::now() + wait >= give_up {
+            shared.status.replies_lost.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        shared.status.reply_retries.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_id_is_taken_once() {
+        let mut t = Taken::default();
+        assert!(t.first_time("a"));
+        assert!(!t.first_time("a"));
+        for i in 0..REMEMBERED_REQUESTS {
+            t.first_time(&i.to_string());
+        }
+        assert_eq!(t.set.len(), REMEMBERED_REQUESTS);
+    }
+
+    #[test]
+    fn backoff_grows_within_its_bounds() {
+        let mut b = Backoff { attempt: 0 };
+        for _ in 0..50 {
+            let d = b.next();
+            assert!(d >= BACKOFF_MIN && d <= BACKOFF_MAX, "{d:?}");
+        }
+        b.reset();
+        assert!(b.next() <= BACKOFF_MIN * 2);
+    }
+}

@@ -1,0 +1,476 @@
+//! The poll transport end to end on loopback: MCP client -> edge -> tunnel -> harpoon ->
+//! upstream, and its faults: the edge restarting, a tunnel dying while it holds commands, a
+//! stalled upstream, a reply post failing. Every call gets one answer or a clear error, and no
+//! write reaches the upstream twice.
+
+use crate::support::mcp_client::{LEGACY, MODERN, McpHttp};
+use crate::support::upstream::{Reply, Upstream};
+use harpoon::service::{HarpoonService, ServiceOptions};
+use harpoon::transport::edge::{self, Edge, EdgeOptions};
+use harpoon::transport::tunnel::{self, TunnelError, TunnelOptions, TunnelStatus};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "tunnel-secret";
+
+struct RunningEdge {
+    addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+async fn start_edge_at(addr: &str, options: EdgeOptions) -> RunningEdge {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("bind edge");
+    let addr = listener.local_addr().expect("addr");
+    let edge = Edge::new(options);
+    let stop = CancellationToken::new();
+    tokio::spawn(Arc::clone(&edge).sweep_leases(stop.clone()));
+    let s = stop.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, edge::router(edge))
+            .with_graceful_shutdown(s.cancelled_owned())
+            .await;
+    });
+    RunningEdge { addr, stop }
+}
+
+fn edge_options(call_timeout: Duration) -> EdgeOptions {
+    EdgeOptions {
+        tunnels: vec![("t1".into(), TOKEN.into())],
+        call_timeout,
+        safe_lease: Duration::from_millis(600),
+        ..EdgeOptions::default()
+    }
+}
+
+struct Replica {
+    status: Arc<TunnelStatus>,
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), TunnelError>>,
+}
+
+/// A replica in a runtime of its own, so the test can kill it like a process: every task,
+/// socket and call in flight goes at once.
+struct KillableReplica {
+    runtime: tokio::runtime::Runtime,
+    status: Arc<TunnelStatus>,
+}
+
+impl KillableReplica {
+    fn start(edge: SocketAddr, upstream: &Upstream) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (service, options) = tunnel_parts(edge, upstream, 4, TOKEN);
+        let status = Arc::new(TunnelStatus::default());
+        runtime.spawn(tunnel::run(
+            service,
+            options,
+            Arc::clone(&status),
+            CancellationToken::new(),
+        ));
+        Self { runtime, status }
+    }
+
+    fn kill(self) {
+        self.runtime.shutdown_background();
+    }
+}
+
+fn tunnel_parts(
+    edge: SocketAddr,
+    upstream: &Upstream,
+    max_in_flight: usize,
+    token: &str,
+) -> (HarpoonService, TunnelOptions) {
+    let yaml = crate::enforcement::allowlist(&upstream.url());
+    let service = HarpoonService::from_policy(
+        crate::support::engine::policy(&yaml),
+        ServiceOptions::default(),
+    )
+    .expect("service");
+    let options = TunnelOptions {
+        edge: format!("http://{edge}").parse().expect("url"),
+        tunnel_id: "t1".into(),
+        token: token.into(),
+        max_in_flight,
+        poll_timeout: Duration::from_millis(500),
+        drain_timeout: Duration::from_secs(5),
+    };
+    (service, options)
+}
+
+fn start_tunnel(
+    edge: SocketAddr,
+    upstream: &Upstream,
+    max_in_flight: usize,
+    token: &str,
+) -> Replica {
+    let (service, options) = tunnel_parts(edge, upstream, max_in_flight, token);
+    let status = Arc::new(TunnelStatus::default());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(tunnel::run(
+        service,
+        options,
+        Arc::clone(&status),
+        stop.clone(),
+    ));
+    Replica { status, stop, task }
+}
+
+async fn wait_ready(r: &Replica) {
+    for _ in 0..500 {
+        if r.status.ready.load(Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the tunnel never became ready");
+}
+
+fn client(edge: SocketAddr) -> McpHttp {
+    McpHttp::new(&format!("http://{edge}/t/t1/mcp"))
+}
+
+async fn upstream() -> Upstream {
+    Upstream::start(|s| match s.target.as_str() {
+        "/api/reports/big" => Reply::ok(&"q".repeat(10_000)),
+        "/api/reports/stall" => Reply::StallBeforeHeaders,
+        "/api/files/slow" => Reply::Slow(Duration::from_millis(1500), "slow write done".into()),
+        "/api/reports/pause" => Reply::Slow(Duration::from_millis(150), "paused".into()),
+        t if t.starts_with("/api/items/") => Reply::json(200, json!({"id": t.rsplit('/').next()})),
+        "/api/items" => Reply::json(201, json!({"created": true})),
+        _ => Reply::ok("ok"),
+    })
+    .await
+}
+
+fn writes(up: &Upstream, path: &str) -> usize {
+    up.requests()
+        .iter()
+        .filter(|s| s.method == "POST" && s.target == path)
+        .count()
+}
+
+#[tokio::test]
+async fn an_mcp_client_reaches_the_upstream_through_edge_and_tunnel() {
+    let up = upstream().await;
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(10))).await;
+    let r = start_tunnel(e.addr, &up, 8, TOKEN);
+    wait_ready(&r).await;
+    for era in [LEGACY, MODERN] {
+        let mut c = client(e.addr);
+        if era == LEGACY {
+            let init = c.initialize_legacy().await;
+            assert_eq!(init["result"]["serverInfo"]["name"], "harpoon");
+        }
+        let (id, list) = if era == LEGACY {
+            c.legacy("tools/list", json!({})).await
+        } else {
+            c.modern("tools/list", json!({})).await
+        };
+        assert_eq!(
+            list.reply(id)["result"]["tools"].as_array().map(Vec::len),
+            Some(5),
+            "{era}"
+        );
+        let read = c.call(era, "api.get_item", json!({"id": "x9"})).await;
+        assert_eq!(
+            read["result"]["structuredContent"]["body"],
+            json!({"id": "x9"}),
+            "{era}: {read}"
+        );
+        let write = c
+            .call(era, "api.create", json!({"body": {"name": "t"}}))
+            .await;
+        assert_eq!(write["result"]["structuredContent"]["status"], 201);
+        let denied = c
+            .call(
+                era,
+                "call_target",
+                json!({"label": "api", "method": "DELETE", "path": "/reports/x"}),
+            )
+            .await;
+        assert!(
+            denied["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("method_not_allowed:"),
+            "{denied}"
+        );
+        let big = c
+            .call(
+                era,
+                "call_target",
+                json!({"label": "api", "method": "GET", "path": "/reports/big"}),
+            )
+            .await;
+        assert_eq!(big["result"]["structuredContent"]["truncated"], true);
+        assert_eq!(
+            c.call(era, "nope", json!({})).await["error"]["code"],
+            -32602
+        );
+    }
+    assert_eq!(writes(&up, "/api/items"), 2, "one write per era, each once");
+    r.stop.cancel();
+    assert_eq!(r.task.await.expect("joins"), Ok(()));
+}
+
+#[tokio::test]
+async fn with_no_tunnel_the_caller_gets_a_clear_error() {
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(10))).await;
+    let mut c = client(e.addr);
+    let (id, ex) = c.modern("tools/list", json!({})).await;
+    assert_eq!(ex.status, 503);
+    let error = &ex.reply(id)["error"];
+    assert_eq!(error["code"], -32000);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no tunnel is connected to 't1'"),
+        "{error}"
+    );
+    let unknown = McpHttp::new(&format!("http://{}/t/nope/mcp", e.addr));
+    assert_eq!(
+        unknown
+            .post_raw(
+                json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string(),
+                &[]
+            )
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_token_stops_the_tunnel_at_once() {
+    let up = upstream().await;
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(10))).await;
+    let r = start_tunnel(e.addr, &up, 4, "wrong-token");
+    let result = tokio::time::timeout(Duration::from_secs(5), r.task)
+        .await
+        .expect("fails fast")
+        .expect("joins");
+    assert_eq!(result, Err(TunnelError::Refused(401)));
+}
+
+#[tokio::test]
+async fn the_tunnel_recovers_by_itself_when_the_edge_restarts() {
+    let up = upstream().await;
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(10))).await;
+    let addr = e.addr;
+    let r = start_tunnel(addr, &up, 4, TOKEN);
+    wait_ready(&r).await;
+    assert_eq!(
+        client(addr)
+            .call(MODERN, "api.get_item", json!({"id": "before"}))
+            .await["result"]["structuredContent"]["status"],
+        200
+    );
+    e.stop.cancel();
+    for _ in 0..500 {
+        if !r.status.ready.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !r.status.ready.load(Ordering::SeqCst),
+        "the tunnel noticed the edge was gone"
+    );
+    let _again = start_edge_at(&addr.to_string(), edge_options(Duration::from_secs(10))).await;
+    wait_ready(&r).await;
+    let after = client(addr)
+        .call(MODERN, "api.get_item", json!({"id": "after"}))
+        .await;
+    assert_eq!(
+        after["result"]["structuredContent"]["body"]["id"], "after",
+        "{after}"
+    );
+    assert!(r.status.polls_failed.load(Ordering::Relaxed) > 0);
+}
+
+#[tokio::test]
+async fn a_killed_replica_never_leads_to_a_second_write() {
+    let up = upstream().await;
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(3))).await;
+    let a = KillableReplica::start(e.addr, &up);
+    for _ in 0..500 {
+        if a.status.ready.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut c = client(e.addr);
+    let write = tokio::spawn(async move {
+        let params = json!({"name": "call_target", "arguments": {"label": "api", "method": "POST", "path": "/files/slow", "body": "once"}});
+        let (id, ex) = c.modern("tools/call", params).await;
+        (ex.status, ex.reply(id).clone())
+    });
+    for _ in 0..500 {
+        if writes(&up, "/api/files/slow") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        writes(&up, "/api/files/slow"),
+        1,
+        "replica A sent the write"
+    );
+    a.kill();
+    let b = start_tunnel(e.addr, &up, 4, TOKEN);
+    wait_ready(&b).await;
+    let (status, reply) = write.await.expect("joins");
+    assert_eq!(status, 504, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("may or may not have run"),
+        "{reply}"
+    );
+    // Well past the lease: replica B never received the write, so it ran exactly once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(writes(&up, "/api/files/slow"), 1);
+    assert_eq!(b.status.commands.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        client(e.addr)
+            .call(MODERN, "api.get_item", json!({"id": "b"}))
+            .await["result"]["structuredContent"]["status"],
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_request_that_changes_nothing_is_offered_again_if_its_replica_goes_quiet() {
+    let up = upstream().await;
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(10))).await;
+    let mut c = client(e.addr);
+    // A replica that takes a command and dies without answering: a raw poller.
+    let addr = e.addr;
+    let thief = tokio::spawn(async move {
+        let http = crate::support::http();
+        let url = format!("http://{addr}/v1/tunnels/t1/poll?limit=1&timeout_ms=5000");
+        http.get(url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("poll")
+            .text()
+            .await
+            .expect("body")
+    });
+    let list = tokio::spawn(async move {
+        let (id, ex) = c.modern("tools/list", json!({})).await;
+        ex.reply(id).clone()
+    });
+    let stolen: Value = serde_json::from_str(&thief.await.expect("joins")).expect("json");
+    assert_eq!(stolen["commands"][0]["jsonrpc"]["method"], "tools/list");
+    let b = start_tunnel(e.addr, &up, 4, TOKEN);
+    let reply = tokio::time::timeout(Duration::from_secs(8), list)
+        .await
+        .expect("answered")
+        .expect("joins");
+    assert_eq!(
+        reply["result"]["tools"].as_array().map(Vec::len),
+        Some(5),
+        "{reply}"
+    );
+    b.stop.cancel();
+}
+
+#[tokio::test]
+async fn a_stalled_upstream_is_a_timeout_result_through_the_tunnel() {
+    let up = upstream().await;
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(20))).await;
+    let r = start_tunnel(e.addr, &up, 4, TOKEN);
+    wait_ready(&r).await;
+    let reply = client(e.addr)
+        .call(
+            MODERN,
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/stall"}),
+        )
+        .await;
+    let text = reply["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.starts_with("upstream_timeout:"), "{reply}");
+    assert_eq!(reply["result"]["isError"], true);
+}
+
+#[tokio::test]
+async fn a_failed_reply_post_is_retried_without_running_the_call_again() {
+    let up = upstream().await;
+    let options = EdgeOptions {
+        fail_first_replies: 1,
+        ..edge_options(Duration::from_secs(10))
+    };
+    let e = start_edge_at("127.0.0.1:0", options).await;
+    let r = start_tunnel(e.addr, &up, 4, TOKEN);
+    wait_ready(&r).await;
+    let reply = client(e.addr)
+        .call(MODERN, "api.create", json!({"body": {"name": "retry"}}))
+        .await;
+    assert_eq!(
+        reply["result"]["structuredContent"]["status"], 201,
+        "{reply}"
+    );
+    assert_eq!(writes(&up, "/api/items"), 1, "the write ran once");
+    assert!(r.status.reply_retries.load(Ordering::Relaxed) >= 1);
+}
+
+#[tokio::test]
+async fn two_replicas_share_the_work_and_one_can_stop() {
+    let up = upstream().await;
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(20))).await;
+    let a = start_tunnel(e.addr, &up, 2, TOKEN);
+    let b = start_tunnel(e.addr, &up, 2, TOKEN);
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+    let calls: Vec<_> = (0..12)
+        .map(|_| {
+            let mut c = client(e.addr);
+            tokio::spawn(async move {
+                c.call(
+                    MODERN,
+                    "call_target",
+                    json!({"label": "api", "method": "GET", "path": "/reports/pause"}),
+                )
+                .await
+            })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(
+            call.await.expect("joins")["result"]["structuredContent"]["body"],
+            "paused"
+        );
+    }
+    let (na, nb) = (
+        a.status.commands.load(Ordering::Relaxed),
+        b.status.commands.load(Ordering::Relaxed),
+    );
+    assert_eq!(na + nb, 12);
+    assert!(na > 0 && nb > 0, "both replicas took work: {na} and {nb}");
+    a.stop.cancel();
+    assert_eq!(a.task.await.expect("joins"), Ok(()));
+    let after = client(e.addr)
+        .call(MODERN, "api.get_item", json!({"id": "solo"}))
+        .await;
+    assert_eq!(
+        after["result"]["structuredContent"]["status"], 200,
+        "replica B carries on alone"
+    );
+}
