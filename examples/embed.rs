@@ -28,7 +28,7 @@ pub async fn run(
             "/agent/mcp",
             service.streamable_http(StreamableHttpServerConfig::default()),
         );
-    axum::serve(listener, app)
+    axum::serve(harpoon::transport::http::nodelay(listener), app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| e.to_string())

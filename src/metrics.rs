@@ -3,7 +3,7 @@
 //! `_unknown`), so cardinality is bounded by the allowlist.
 
 use crate::telemetry::CallRecord;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
@@ -48,10 +48,14 @@ impl Histogram {
     }
 }
 
+/// One counter of a tool: (target, decision, reason, calls).
+type Row = (String, &'static str, &'static str, u64);
+
 #[derive(Default)]
 struct Tables {
-    /// (tool, target, decision, reason) -> calls.
-    calls: BTreeMap<(String, String, &'static str, &'static str), u64>,
+    /// tool -> its counters. Looked up by `&str`, so a call allocates nothing once its row
+    /// exists; a tool has a handful of rows (one target, a few reasons).
+    calls: HashMap<String, Vec<Row>>,
     /// target -> call duration.
     durations: BTreeMap<String, Histogram>,
     /// target -> response body bytes.
@@ -75,19 +79,26 @@ impl Metrics {
         } else {
             r.target
         };
-        let mut t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        *t.calls
-            .entry((tool.to_owned(), target.to_owned(), r.decision, r.reason))
-            .or_default() += 1;
+        let mut guard = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        let t = &mut *guard;
+        if !t.calls.contains_key(tool) {
+            t.calls.insert(tool.to_owned(), Vec::new());
+        }
+        if let Some(rows) = t.calls.get_mut(tool) {
+            let same = |row: &&mut Row| row.0 == target && row.1 == r.decision && row.2 == r.reason;
+            match rows.iter_mut().find(same) {
+                Some(row) => row.3 += 1,
+                None => rows.push((target.to_owned(), r.decision, r.reason, 1)),
+            }
+        }
         if r.decision == "allow" {
-            t.durations
-                .entry(target.to_owned())
-                .or_default()
-                .observe(DURATION_BUCKETS, r.duration_us as f64 / 1e6);
-            t.sizes
-                .entry(target.to_owned())
-                .or_default()
-                .observe(SIZE_BUCKETS, r.bytes_in as f64);
+            observe(
+                &mut t.durations,
+                target,
+                DURATION_BUCKETS,
+                r.duration_us as f64 / 1e6,
+            );
+            observe(&mut t.sizes, target, SIZE_BUCKETS, r.bytes_in as f64);
         }
     }
 
@@ -102,7 +113,16 @@ impl Metrics {
         }
         let t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         out.push_str("# HELP harpoon_calls_total Tool calls by tool, target, decision and reason code.\n# TYPE harpoon_calls_total counter\n");
-        for ((tool, target, decision, reason), n) in &t.calls {
+        let mut rows: Vec<(&str, &str, &str, &str, u64)> = t
+            .calls
+            .iter()
+            .flat_map(|(tool, rows)| {
+                rows.iter()
+                    .map(move |(tg, d, r, n)| (tool.as_str(), tg.as_str(), *d, *r, *n))
+            })
+            .collect();
+        rows.sort_unstable();
+        for (tool, target, decision, reason, n) in rows {
             let _ = writeln!(
                 out,
                 "harpoon_calls_total{{tool=\"{}\",target=\"{}\",decision=\"{decision}\",reason=\"{reason}\"}} {n}",
@@ -129,6 +149,16 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+/// Observes into the histogram of `key`, allocating the key only the first time.
+fn observe(map: &mut BTreeMap<String, Histogram>, key: &str, buckets: &[f64], v: f64) {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), Histogram::default());
+    }
+    if let Some(h) = map.get_mut(key) {
+        h.observe(buckets, v);
     }
 }
 

@@ -33,9 +33,12 @@ async fn start_edge_at(addr: &str, options: EdgeOptions) -> RunningEdge {
     tokio::spawn(Arc::clone(&edge).sweep_leases(stop.clone()));
     let s = stop.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, edge::router(edge))
-            .with_graceful_shutdown(s.cancelled_owned())
-            .await;
+        let _ = axum::serve(
+            harpoon::transport::http::nodelay(listener),
+            edge::router(edge),
+        )
+        .with_graceful_shutdown(s.cancelled_owned())
+        .await;
     });
     RunningEdge { addr, stop }
 }

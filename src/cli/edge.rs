@@ -113,11 +113,14 @@ async fn serve(args: &EdgeArgs) -> Result<(), String> {
     tokio::spawn(std::sync::Arc::clone(&edge).sweep_leases(shutdown.clone()));
     tracing::info!(%addr, tunnels = args.tunnels.len(), "harpoon edge listening");
     let stop = shutdown.clone();
-    axum::serve(listener, edge::router(edge))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            stop.cancel();
-        })
-        .await
-        .map_err(|e| format!("error: the edge failed: {e}"))
+    axum::serve(
+        crate::transport::http::nodelay(listener),
+        edge::router(edge),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    })
+    .await
+    .map_err(|e| format!("error: the edge failed: {e}"))
 }

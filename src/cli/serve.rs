@@ -142,7 +142,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
         shutdown.clone(),
         args.drain_timeout,
     );
-    axum::serve(listener, app)
+    axum::serve(http::nodelay(listener), app)
         .with_graceful_shutdown(drain)
         .await
         .map_err(|e| format!("error: the server failed: {e}"))?;

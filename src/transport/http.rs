@@ -20,6 +20,18 @@ use tokio_util::sync::CancellationToken;
 /// within it (the largest request body a target may allow is 4 MiB).
 pub const MAX_MCP_BODY_BYTES: usize = 8 * 1024 * 1024;
 
+/// A listener whose connections send each write at once (`TCP_NODELAY`). Without it, a reply
+/// streamed as several small SSE writes waits out Nagle's algorithm and the peer's delayed ACK:
+/// about 40 ms per call.
+pub fn nodelay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    })
+}
+
 /// Who may talk to `/mcp`.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -87,7 +99,10 @@ pub fn router(
     status: Arc<ServerStatus>,
     shutdown: CancellationToken,
 ) -> Router {
+    // Plain JSON replies: one write per reply. rmcp still streams SSE when a call sends
+    // progress notifications before its result (the conformance progress scenario passes).
     let config = StreamableHttpServerConfig::default()
+        .with_json_response(true)
         .with_allowed_hosts(options.allowed_hosts.clone())
         .with_allowed_origins(options.allowed_origins.clone())
         .with_max_request_body_bytes(MAX_MCP_BODY_BYTES)

@@ -40,7 +40,7 @@ pub async fn start(yaml: &str, options: HttpOptions) -> TestServer {
     status.set_ready(true);
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
+        let _ = axum::serve(harpoon::transport::http::nodelay(listener), app)
             .with_graceful_shutdown(stop.cancelled_owned())
             .await;
     });

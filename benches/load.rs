@@ -1,0 +1,442 @@
+//! The load benchmark: `cargo bench --bench load`.
+//!
+//! It starts a fast upstream on loopback, `harpoon serve` (the release binary) in front of it,
+//! and a load generator that drives MCP `tools/call` over Streamable HTTP at fixed concurrency
+//! (1, 16, 64), and the same requests straight to the upstream, in the same run. It prints calls
+//! per second, p50/p99 latency, the harpoon process's peak RSS, and the ratio harpoon/direct.
+//! Then the tunnel path (edge + 1 and 2 tunnel replicas), and a memory-bound run: 100 concurrent
+//! calls whose responses hit a 1 MiB cap. Everything runs on 127.0.0.1 and stops at the end.
+//! `HARPOON_LOAD_SECONDS` sets each phase's length (default 5).
+
+use axum::body::Body;
+use axum::response::IntoResponse;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const CONCURRENCY: [usize; 3] = [1, 16, 64];
+/// Size of the body the memory run's upstream sends: twice the cap, so every call is cut.
+const BIG_BODY: usize = 2 * 1024 * 1024;
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument is a filter we do not need.
+    let seconds: u64 = std::env::var("HARPOON_LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let phase = Duration::from_secs(seconds);
+    let upstream = start_upstream();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(upstream, phase));
+}
+
+/// The upstream: a minimal axum server on its own runtime thread.
+fn start_upstream() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("upstream runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind upstream");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("send addr");
+            let app = axum::Router::new()
+                .route(
+                    "/api/items/{id}",
+                    axum::routing::get(
+                        |axum::extract::Path(id): axum::extract::Path<String>| async move {
+                            (
+                                [("content-type", "application/json")],
+                                format!("{{\"id\":\"{id}\",\"name\":\"widget\",\"quantity\":12}}"),
+                            )
+                        },
+                    ),
+                )
+                .route(
+                    "/api/big",
+                    axum::routing::get(|| async {
+                        (
+                            [("content-type", "text/plain")],
+                            Body::from(vec![b'x'; BIG_BODY]),
+                        )
+                            .into_response()
+                    }),
+                );
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    rx.recv().expect("upstream address")
+}
+
+fn allowlist(upstream: SocketAddr) -> String {
+    format!(
+        "version: 1\ntargets:\n  - label: bench\n    base_url: http://{upstream}/api\n    network: {{ allow_cidrs: [127.0.0.1/32] }}\n    \
+         dangerous: {{ allow_plaintext_http: true }}\n    limits: {{ concurrency: 1024, response_bytes: 1MiB, timeout: 30s }}\n    \
+         routes:\n      - {{ name: get_item, method: GET, path: \"/items/{{id}}\", params: {{ id: {{ pattern: \"^[0-9]{{1,9}}$\" }} }} }}\n      \
+         - {{ name: big, method: GET, path: /big }}\n"
+    )
+}
+
+fn free_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_harpoon"))
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("harpoon starts");
+        Proc(child)
+    }
+
+    /// (VmRSS, VmHWM) in KiB, from /proc.
+    fn memory(&self) -> (u64, u64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+async fn wait_ready(http: &reqwest::Client, url: &str) {
+    for _ in 0..300 {
+        if http
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} never became ready");
+}
+
+fn client() -> reqwest::Client {
+    let tls = harpoon::callout::client::tls_config_without_roots().expect("tls");
+    reqwest::Client::builder()
+        .no_proxy()
+        .tls_backend_preconfigured(tls)
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+/// One request the generator sends, and how to tell it worked.
+#[derive(Clone)]
+enum Call {
+    Direct(String),
+    Mcp {
+        url: String,
+        tool: &'static str,
+        args: serde_json::Value,
+    },
+}
+
+async fn once(http: &reqwest::Client, call: &Call, n: u64) -> bool {
+    match call {
+        Call::Direct(url) => match http.get(url).send().await {
+            Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+            Err(_) => false,
+        },
+        Call::Mcp { url, tool, args } => {
+            let body = json!({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": tool, "arguments": args, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
+            let sent = http
+                .post(url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", *tool)
+                .body(body.to_string())
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => {
+                    r.text().await.is_ok_and(|t| t.contains("\"status\":200"))
+                }
+                _ => false,
+            }
+        }
+    }
+}
+
+/// Figures of one phase.
+struct Figures {
+    calls_per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+async fn drive(
+    http: &reqwest::Client,
+    call: &Call,
+    concurrency: usize,
+    phase: Duration,
+) -> Figures {
+    // A short warm-up fills connection pools and caches.
+    let warm = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < warm {
+        once(http, call, 0).await;
+    }
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + phase;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|w| {
+            let (http, call, errors) = (http.clone(), call.clone(), Arc::clone(&errors));
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut n = w as u64 * 1_000_000;
+                while Instant::now() < deadline {
+                    n += 1;
+                    let t = Instant::now();
+                    if !once(&http, &call, n).await {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.expect("worker"));
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Figures {
+        calls_per_second: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+        errors: errors.load(Ordering::Relaxed),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+async fn run(upstream: SocketAddr, phase: Duration) {
+    let http = client();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bench.yaml");
+    std::fs::write(&path, allowlist(upstream)).expect("write allowlist");
+    let path = path.to_str().expect("utf-8").to_owned();
+    let mut report = String::new();
+    let mut out = |line: String| {
+        println!("{line}");
+        report.push_str(&line);
+        report.push('\n');
+    };
+
+    let listen = free_port();
+    let serve = Proc::spawn(
+        &[
+            "serve",
+            "--allowlist",
+            &path,
+            "--listen",
+            &listen.to_string(),
+        ],
+        &[],
+    );
+    wait_ready(&http, &format!("http://{listen}/readyz")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle_rss, _) = serve.memory();
+    out(format!(
+        "harpoon serve idle RSS: {:.1} MB",
+        idle_rss as f64 / 1024.0
+    ));
+    out(String::new());
+    out("| path | concurrency | calls/s | p50 ms | p99 ms | errors | harpoon peak RSS MB |".into());
+    out("|---|---|---|---|---|---|---|".into());
+    let direct = Call::Direct(format!("http://{upstream}/api/items/123"));
+    let mcp = Call::Mcp {
+        url: format!("http://{listen}/mcp"),
+        tool: "bench.get_item",
+        args: json!({"id": "123"}),
+    };
+    let mut ratios = Vec::new();
+    for c in CONCURRENCY {
+        let d = drive(&http, &direct, c, phase).await;
+        out(format!(
+            "| direct | {c} | {:.0} | {} | {} | {} | |",
+            d.calls_per_second,
+            ms(d.p50),
+            ms(d.p99),
+            d.errors
+        ));
+        let h = drive(&http, &mcp, c, phase).await;
+        let (_, peak) = serve.memory();
+        out(format!(
+            "| harpoon serve | {c} | {:.0} | {} | {} | {} | {:.1} |",
+            h.calls_per_second,
+            ms(h.p50),
+            ms(h.p99),
+            h.errors,
+            peak as f64 / 1024.0
+        ));
+        ratios.push((c, h.calls_per_second / d.calls_per_second, h.p50, d.p50));
+    }
+    out(String::new());
+    out("| concurrency | throughput harpoon/direct | p50 harpoon | p50 direct | p50 bar (1.5 x direct + 0.1 ms) |".into());
+    out("|---|---|---|---|---|".into());
+    for (c, r, hp, dp) in &ratios {
+        let bar = dp.mul_f64(1.5) + Duration::from_micros(100);
+        out(format!(
+            "| {c} | {r:.2} | {} ms | {} ms | {} ms |",
+            ms(*hp),
+            ms(*dp),
+            ms(bar)
+        ));
+    }
+
+    // The tunnel path: MCP client -> edge -> tunnel -> harpoon -> upstream.
+    let edge_at = free_port();
+    let env = [("HARPOON_TUNNEL_TOKEN", "load-token")];
+    let _edge = Proc::spawn(
+        &["edge", "--listen", &edge_at.to_string(), "--tunnel", "load"],
+        &env,
+    );
+    wait_ready(&http, &format!("http://{edge_at}/readyz")).await;
+    let health_a = free_port();
+    let tunnel_args = |health: &SocketAddr| {
+        vec![
+            "tunnel".to_owned(),
+            "--allowlist".into(),
+            path.clone(),
+            "--edge".into(),
+            format!("http://{edge_at}"),
+            "--tunnel-id".into(),
+            "load".into(),
+            "--max-in-flight".into(),
+            "64".into(),
+            "--health-listen".into(),
+            health.to_string(),
+        ]
+    };
+    let a_args = tunnel_args(&health_a);
+    let _a = Proc::spawn(&a_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    wait_ready(&http, &format!("http://{health_a}/readyz")).await;
+    let tunnel_call = Call::Mcp {
+        url: format!("http://{edge_at}/t/load/mcp"),
+        tool: "bench.get_item",
+        args: json!({"id": "123"}),
+    };
+    out(String::new());
+    out("| tunnel path | concurrency | calls/s | p50 ms | p99 ms | errors |".into());
+    out("|---|---|---|---|---|---|".into());
+    for c in [1, 16, 64] {
+        let t = drive(&http, &tunnel_call, c, phase).await;
+        out(format!(
+            "| 1 replica | {c} | {:.0} | {} | {} | {} |",
+            t.calls_per_second,
+            ms(t.p50),
+            ms(t.p99),
+            t.errors
+        ));
+    }
+    let health_b = free_port();
+    let b_args = tunnel_args(&health_b);
+    let _b = Proc::spawn(&b_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    wait_ready(&http, &format!("http://{health_b}/readyz")).await;
+    for c in [16, 64] {
+        let t = drive(&http, &tunnel_call, c, phase).await;
+        out(format!(
+            "| 2 replicas | {c} | {:.0} | {} | {} | {} |",
+            t.calls_per_second,
+            ms(t.p50),
+            ms(t.p99),
+            t.errors
+        ));
+    }
+
+    // Memory bound: 100 concurrent calls, each response cut at the 1 MiB cap, on a fresh
+    // process so its peak RSS is this run's.
+    drop(serve);
+    let listen = free_port();
+    let fresh = Proc::spawn(
+        &[
+            "serve",
+            "--allowlist",
+            &path,
+            "--listen",
+            &listen.to_string(),
+        ],
+        &[],
+    );
+    wait_ready(&http, &format!("http://{listen}/readyz")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle, _) = fresh.memory();
+    let big = Call::Mcp {
+        url: format!("http://{listen}/mcp"),
+        tool: "bench.big",
+        args: json!({}),
+    };
+    let calls: Vec<_> = (0..100u64)
+        .map(|i| {
+            let (http, big) = (http.clone(), big.clone());
+            tokio::spawn(async move { once(&http, &big, i).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for c in calls {
+        ok += usize::from(c.await.expect("call"));
+    }
+    let (_, peak) = fresh.memory();
+    let growth = peak.saturating_sub(idle) as f64 / 1024.0;
+    out(String::new());
+    out(format!(
+        "memory bound: 100 concurrent calls cut at 1 MiB ({ok} ok): idle {:.1} MB, peak {:.1} MB, growth {growth:.1} MB = {:.2} MiB per call",
+        idle as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        growth / 100.0
+    ));
+    let _ = std::fs::create_dir_all("target");
+    let _ = std::fs::write("target/load-report.md", report);
+    println!("\n(written to target/load-report.md)");
+}
