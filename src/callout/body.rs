@@ -44,15 +44,12 @@ pub fn filter_response_headers(
             .collect::<Vec<_>>()
             .join(", ");
         let mut bytes = joined.into_bytes();
-        target.redact_secrets(&mut bytes);
-        let mut value = String::from_utf8_lossy(&bytes).into_owned();
-        if value.len() > MAX_RETURNED_HEADER_VALUE {
-            let mut cut = MAX_RETURNED_HEADER_VALUE;
-            while !value.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            value.truncate(cut);
+        target.redact_secrets(&mut bytes, false);
+        if bytes.len() > MAX_RETURNED_HEADER_VALUE {
+            bytes.truncate(MAX_RETURNED_HEADER_VALUE);
+            target.redact_secrets(&mut bytes, true);
         }
+        let value = String::from_utf8_lossy(&bytes).into_owned();
         out.push((name.as_str().to_owned(), value));
     }
     out
@@ -104,9 +101,10 @@ impl BodyCap {
         self.truncated
     }
 
-    /// The collected bytes, with `target`'s secrets blanked out.
+    /// The collected bytes, with `target`'s secrets blanked out (and a secret's start, if the
+    /// cap cut the rest of it away).
     pub fn finish(mut self, target: &Target) -> (Bytes, bool) {
-        target.redact_secrets(&mut self.buf);
+        target.redact_secrets(&mut self.buf, self.truncated);
         (self.buf.freeze(), self.truncated)
     }
 }

@@ -1,8 +1,7 @@
 //! `harpoon edge`: the reference edge. MCP clients call `/t/{id}/mcp`; tunnels poll
 //! `/v1/tunnels/{id}/poll` and post to `/v1/tunnels/{id}/response`.
 
-use super::check::EXIT_INVALID;
-use super::startup::{LogArgs, runtime, shutdown_signal};
+use super::startup::{LogArgs, read_token, run_serving, shutdown_signal};
 use crate::policy::limits::parse_duration;
 use crate::transport::edge::{self, DEFAULT_MAX_QUEUE, Edge, EdgeOptions};
 use crate::transport::poll_protocol::valid_tunnel_id;
@@ -41,17 +40,7 @@ pub struct EdgeArgs {
 }
 
 pub fn run(args: &EdgeArgs) -> ExitCode {
-    if let Err(e) = args.log.init() {
-        eprintln!("error: {e}");
-        return ExitCode::from(EXIT_INVALID);
-    }
-    match runtime().and_then(|rt| rt.block_on(serve(args))) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(EXIT_INVALID)
-        }
-    }
+    run_serving(&args.log, serve(args))
 }
 
 fn options(args: &EdgeArgs) -> Result<EdgeOptions, String> {
@@ -66,17 +55,11 @@ fn options(args: &EdgeArgs) -> Result<EdgeOptions, String> {
                 "error: tunnel id '{id}' may hold only lowercase letters, digits, '_' and '-'"
             ));
         }
-        let token = match file {
-            Some(f) => std::fs::read_to_string(&f)
-                .map_err(|e| format!("error: cannot read {}: {e}", f.display()))?,
-            None => std::env::var("HARPOON_TUNNEL_TOKEN").unwrap_or_default(),
-        };
-        let token = token.trim().to_owned();
-        if token.is_empty() {
-            return Err(format!(
-                "error: tunnel '{id}' has no token; give ID=TOKEN_FILE or set HARPOON_TUNNEL_TOKEN"
-            ));
-        }
+        let token = read_token(
+            file.as_deref(),
+            "HARPOON_TUNNEL_TOKEN",
+            &format!("tunnel '{id}'"),
+        )?;
         tunnels.push((id.to_owned(), token));
     }
     let client_token = std::env::var("HARPOON_EDGE_CLIENT_TOKEN")

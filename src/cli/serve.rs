@@ -1,8 +1,7 @@
 //! `harpoon serve`: MCP over Streamable HTTP at `/mcp`, with `/healthz`, `/readyz` and
 //! `/metrics`. `--demo` adds an embedded REST API and its allowlist, so it works out of the box.
 
-use super::check::EXIT_INVALID;
-use super::startup::{LogArgs, compile_for_serving, load_policy, runtime, shutdown_signal};
+use super::startup::{LogArgs, compile_for_serving, load_policy, run_serving, shutdown_signal};
 use crate::demo;
 use crate::policy::limits::parse_duration;
 use crate::service::{HarpoonService, ServiceOptions};
@@ -57,18 +56,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: &ServeArgs) -> ExitCode {
-    if let Err(e) = args.log.init() {
-        eprintln!("error: {e}");
-        return ExitCode::from(EXIT_INVALID);
-    }
-    let result = runtime().and_then(|rt| rt.block_on(serve(args)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(EXIT_INVALID)
-        }
-    }
+    run_serving(&args.log, serve(args))
 }
 
 fn http_options(args: &ServeArgs) -> Result<HttpOptions, String> {

@@ -45,6 +45,43 @@ pub fn compile_for_serving(
     Ok(policy)
 }
 
+/// Runs a serving subcommand: starts logging and the runtime, runs `serve` to its end, and turns
+/// an error into its message on stderr and exit status 2.
+pub fn run_serving<F>(log: &LogArgs, serve: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = Result<(), String>>,
+{
+    let result = log
+        .init()
+        .map_err(|e| format!("error: {e}"))
+        .and_then(|()| runtime())
+        .and_then(|rt| rt.block_on(serve));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::from(super::check::EXIT_INVALID)
+        }
+    }
+}
+
+/// A token from a file, or else from an environment variable; surrounding whitespace dropped.
+/// `what` names it in the error.
+pub fn read_token(file: Option<&std::path::Path>, env: &str, what: &str) -> Result<String, String> {
+    let token = match file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| format!("error: cannot read {}: {e}", f.display()))?,
+        None => std::env::var(env).unwrap_or_default(),
+    };
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        return Err(format!(
+            "error: {what} has no token; set {env} or give a token file"
+        ));
+    }
+    Ok(token)
+}
+
 /// A multi-threaded runtime for the serving subcommands.
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()

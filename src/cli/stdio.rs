@@ -1,8 +1,7 @@
 //! `harpoon stdio`: MCP over stdin and stdout, for clients that start harpoon as a subprocess.
 //! stdout carries only MCP messages; logs go to stderr.
 
-use super::check::EXIT_INVALID;
-use super::startup::{LogArgs, load_policy, runtime};
+use super::startup::{LogArgs, load_policy, run_serving};
 use crate::service::{HarpoonService, ServiceOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,22 +22,9 @@ pub struct StdioArgs {
 }
 
 pub fn run(args: &StdioArgs) -> ExitCode {
-    if let Err(e) = args.log.init() {
-        eprintln!("error: {e}");
-        return ExitCode::from(EXIT_INVALID);
-    }
-    let result = runtime().and_then(|rt| {
-        rt.block_on(async {
-            let policy = load_policy(&args.allowlists)?;
-            let service = HarpoonService::from_policy(policy, ServiceOptions::default())?;
-            crate::transport::stdio::serve(service.handler()).await
-        })
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(EXIT_INVALID)
-        }
-    }
+    run_serving(&args.log, async {
+        let policy = load_policy(&args.allowlists)?;
+        let service = HarpoonService::from_policy(policy, ServiceOptions::default())?;
+        crate::transport::stdio::serve(service.handler()).await
+    })
 }

@@ -1,7 +1,6 @@
 //! `harpoon tunnel`: serve the allowlists' tools through an edge, dialling out only.
 
-use super::check::EXIT_INVALID;
-use super::startup::{LogArgs, load_policy, runtime, shutdown_signal};
+use super::startup::{LogArgs, load_policy, read_token, run_serving, shutdown_signal};
 use crate::policy::limits::parse_duration;
 use crate::service::{HarpoonService, ServiceOptions};
 use crate::transport::poll_protocol::{MAX_POLL_TIMEOUT, valid_tunnel_id};
@@ -59,17 +58,7 @@ pub struct TunnelArgs {
 }
 
 pub fn run(args: &TunnelArgs) -> ExitCode {
-    if let Err(e) = args.log.init() {
-        eprintln!("error: {e}");
-        return ExitCode::from(EXIT_INVALID);
-    }
-    match runtime().and_then(|rt| rt.block_on(serve(args))) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(EXIT_INVALID)
-        }
-    }
+    run_serving(&args.log, serve(args))
 }
 
 fn options(args: &TunnelArgs) -> Result<TunnelOptions, String> {
@@ -79,15 +68,11 @@ fn options(args: &TunnelArgs) -> Result<TunnelOptions, String> {
             args.tunnel_id
         ));
     }
-    let token = match &args.token_file {
-        Some(p) => std::fs::read_to_string(p)
-            .map_err(|e| format!("error: cannot read {}: {e}", p.display()))?,
-        None => std::env::var("HARPOON_TUNNEL_TOKEN").unwrap_or_default(),
-    };
-    let token = token.trim().to_owned();
-    if token.is_empty() {
-        return Err("error: no tunnel token; set HARPOON_TUNNEL_TOKEN or pass --token-file".into());
-    }
+    let token = read_token(
+        args.token_file.as_deref(),
+        "HARPOON_TUNNEL_TOKEN",
+        "the tunnel",
+    )?;
     let loopback = match args.edge.host() {
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
         Some(url::Host::Ipv6(a)) => a.is_loopback(),

@@ -114,14 +114,18 @@ impl Target {
     }
 
     /// Blanks every resolved secret of this target out of `data`; returns how many were found.
-    pub fn redact_secrets(&self, data: &mut [u8]) -> usize {
-        self.injected
-            .iter()
-            .map(|h| match &h.value {
-                InjectedValue::Resolved(s) => s.redact(data),
-                InjectedValue::Unresolved => 0,
-            })
-            .sum()
+    /// `cut` says the data was cut at a size cap, so a secret's start at its end is blanked too.
+    pub fn redact_secrets(&self, data: &mut [u8], cut: bool) -> usize {
+        let mut found = 0;
+        for h in &self.injected {
+            if let InjectedValue::Resolved(s) = &h.value {
+                found += s.redact(data);
+                if cut {
+                    found += usize::from(s.redact_cut_tail(data));
+                }
+            }
+        }
+        found
     }
 
     /// Whether `name` is injected (so a caller value for it is dropped).

@@ -204,6 +204,18 @@ const V6_TABLE: &[Row<u128>] = &[
         "AWS DNS/time over IPv6",
     ),
     v6(
+        [0xfe80, 0, 0, 0, 0, 0, 0xa9fe, 0xa9fe],
+        128,
+        Metadata,
+        "OpenStack metadata over IPv6",
+    ),
+    v6(
+        [0xfd20, 0xce, 0, 0, 0, 0, 0, 0x254],
+        128,
+        Metadata,
+        "GCP metadata over IPv6",
+    ),
+    v6(
         [0, 0, 0, 0, 0, 0, 0, 0],
         128,
         Unspecified,
@@ -470,6 +482,8 @@ mod tests {
             ("::1", Loopback),
             ("::", Unspecified),
             ("fd00:ec2::254", Metadata),
+            ("fe80::a9fe:a9fe", Metadata),
+            ("fd20:ce::254", Metadata),
             ("fc00::1", Private),
             ("fd12:3456::1", Private),
             ("fe80::1", LinkLocal),

@@ -101,11 +101,24 @@ pub fn normalize(path: &str) -> Result<NormalizedPath, PathError> {
         if seg.is_empty() && !(last || inner.is_empty()) {
             return Err(PathError::EmptySegment);
         }
-        if seg == "." || seg == ".." {
+        if is_dot_segment(seg) {
             return Err(PathError::DotSegment);
         }
     }
     Ok(NormalizedPath(out))
+}
+
+/// A segment that some upstream resolves as `.` or `..`: plain, or followed by `;` path
+/// parameters, which Tomcat, Jetty and Spring strip before they resolve dot segments (so
+/// `..;x` climbs there). `%3B` counts as `;`, for servers that decode first.
+pub fn is_dot_segment(seg: &str) -> bool {
+    let upper = seg.to_ascii_uppercase();
+    let base = match (upper.find(';'), upper.find("%3B")) {
+        (Some(a), Some(b)) => &seg[..a.min(b)],
+        (Some(a), None) | (None, Some(a)) => &seg[..a],
+        (None, None) => seg,
+    };
+    base == "." || base == ".."
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -208,11 +221,11 @@ pub fn build_glob(text: &str) -> Result<Glob, String> {
                 .into(),
         );
     }
-    if text.contains("[/") || text.contains("/]") {
+    if class_can_match_slash(text) {
         return Err("has '/' inside a class; a class matches one character of one segment".into());
     }
     for seg in text[1..].split('/') {
-        if seg == "." || seg == ".." {
+        if is_dot_segment(seg) {
             return Err(format!("has a '{seg}' segment; write the path without it"));
         }
     }
@@ -225,6 +238,47 @@ pub fn build_glob(text: &str) -> Result<Glob, String> {
         .empty_alternates(false)
         .build()
         .map_err(|e| format!("is not a valid glob: {}", e.kind()))
+}
+
+/// Whether a `[...]` class holds '/' itself or in a range (`[.-0]` spans it): such a class
+/// would let one glob character match across segments.
+fn class_can_match_slash(glob: &str) -> bool {
+    let chars: Vec<char> = glob.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '[' {
+            i += 1;
+            continue;
+        }
+        // globset reads a ']' right after '[' (or '[!') as a member, not the end.
+        let mut j = i + 1;
+        if chars.get(j) == Some(&'!') {
+            j += 1;
+        }
+        let start = j;
+        while j < chars.len() && (chars[j] != ']' || j == start) {
+            j += 1;
+        }
+        let class = &chars[start..j.min(chars.len())];
+        let mut k = 0;
+        while k < class.len() {
+            let (lo, hi) = if k + 2 < class.len() && class[k + 1] == '-' {
+                (class[k], class[k + 2])
+            } else {
+                (class[k], class[k])
+            };
+            if lo <= '/' && '/' <= hi {
+                return true;
+            }
+            k += if lo == hi && class.get(k + 1) != Some(&'-') {
+                1
+            } else {
+                3
+            };
+        }
+        i = j + 1;
+    }
+    false
 }
 
 fn is_glob_char(c: char) -> bool {
@@ -257,6 +311,10 @@ mod tests {
             ("/a/./b", PathError::DotSegment),
             ("/a/%2e%2e/b", PathError::DotSegment),
             ("/a/.%2E/b", PathError::DotSegment),
+            ("/a/..;/b", PathError::DotSegment),
+            ("/a/..;jsessionid=1/b", PathError::DotSegment),
+            ("/a/.;x/b", PathError::DotSegment),
+            ("/a/..%3b/b", PathError::DotSegment),
             ("/..", PathError::DotSegment),
             ("/a//b", PathError::EmptySegment),
             ("//evil.example/x", PathError::EmptySegment),
@@ -318,6 +376,14 @@ mod tests {
         assert!(build_glob("/a//b").unwrap_err().contains("empty segment"));
         assert!(build_glob("/a/[!x]").unwrap_err().contains("negated class"));
         assert!(build_glob("/a/[/]").unwrap_err().contains("inside a class"));
+        for class in ["/x[a/b]y", "/a[.-0]b", "/r/[+-0]", "/r/[]/]"] {
+            assert!(
+                build_glob(class).unwrap_err().contains("inside a class"),
+                "{class}"
+            );
+        }
+        assert!(build_glob("/v[0-9]/x").is_ok());
+        assert!(build_glob("/v[a-z_-]/x").is_ok());
         assert!(build_glob("/a\\*").unwrap_err().contains("holds '\\\\'"));
         assert!(build_glob("/a%2F*").unwrap_err().contains("holds '%'"));
         assert!(

@@ -200,6 +200,27 @@ impl Secret {
         }
         count
     }
+
+    /// For data cut off at a size cap: blanks a trailing piece that is the start of a
+    /// referenced value (the rest of the secret was cut away), however short.
+    pub fn redact_cut_tail(&self, data: &mut [u8]) -> bool {
+        let mut blanked = false;
+        for f in self
+            .fragments
+            .iter()
+            .filter(|f| f.len() >= MIN_REDACTED_LEN)
+        {
+            let longest = (1..f.len().min(data.len() + 1))
+                .rev()
+                .find(|&n| data.ends_with(&f[..n]));
+            if let Some(n) = longest {
+                let end = data.len();
+                data[end - n..].fill(b'*');
+                blanked = true;
+            }
+        }
+        blanked
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -322,6 +343,11 @@ mod tests {
         );
         let mut clean = b"nothing here".to_vec();
         assert_eq!(s.redact(&mut clean), 0);
+        let mut cut = b"token: Bearer s3cr".to_vec();
+        assert!(s.redact_cut_tail(&mut cut));
+        assert_eq!(cut, b"token: Bearer ****");
+        let mut unrelated = b"the end".to_vec();
+        assert!(!s.redact_cut_tail(&mut unrelated));
     }
 
     #[test]

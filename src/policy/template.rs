@@ -184,14 +184,17 @@ impl PathTemplate {
     }
 }
 
-/// A value may fill a segment unless it is empty, `.` or `..`: those would vanish or climb
-/// once an upstream decodes and normalizes the path.
+/// A value may fill a segment unless it is empty, or a dot segment (`.`, `..`, or one of them
+/// followed by `;` parameters, which some servers strip before resolving): those would vanish
+/// or climb once an upstream decodes and normalizes the path.
 pub fn check_value(value: &str) -> Result<(), &'static str> {
-    match value {
-        "" => Err("is empty"),
-        "." | ".." => Err("is a dot segment"),
-        _ => Ok(()),
+    if value.is_empty() {
+        return Err("is empty");
     }
+    if super::path::is_dot_segment(value) {
+        return Err("is a dot segment");
+    }
+    Ok(())
 }
 
 fn parse_segment(part: &str) -> Result<Segment, TemplateError> {
@@ -318,5 +321,8 @@ mod tests {
         assert_eq!(check_value("."), Err("is a dot segment"));
         assert_eq!(check_value(".."), Err("is a dot segment"));
         assert_eq!(check_value("..."), Ok(()));
+        assert_eq!(check_value("..;x"), Err("is a dot segment"));
+        assert_eq!(check_value(".;"), Err("is a dot segment"));
+        assert_eq!(check_value("a;b"), Ok(()));
     }
 }
