@@ -45,7 +45,7 @@ pub struct ServeArgs {
     /// Host header values to accept besides the loopback names (the name clients use).
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<String>,
-    /// Browser origins to accept besides loopback ones (e.g. https://inspector.example).
+    /// Browser origins to accept besides loopback ones (e.g. `https://inspector.example`).
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
     /// How long calls in flight may take to finish after SIGTERM or ctrl-c.
