@@ -64,3 +64,15 @@ fn tools_list_matches_the_golden_files() {
         );
     }
 }
+
+#[test]
+fn the_published_result_schema_is_what_tools_declare() {
+    let text = std::fs::read_to_string("schemas/tool-result.v1.json").expect("schema file");
+    let mut published: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let object = published.as_object_mut().expect("object");
+    for meta in ["$schema", "$id", "title"] {
+        object.remove(meta);
+    }
+    let declared = serde_json::Value::Object(harpoon::catalog::response_schema());
+    assert_eq!(published, declared, "schemas/tool-result.v1.json is out of date");
+}
