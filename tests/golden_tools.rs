@@ -74,5 +74,8 @@ fn the_published_result_schema_is_what_tools_declare() {
         object.remove(meta);
     }
     let declared = serde_json::Value::Object(harpoon::catalog::response_schema());
-    assert_eq!(published, declared, "schemas/tool-result.v1.json is out of date");
+    assert_eq!(
+        published, declared,
+        "schemas/tool-result.v1.json is out of date"
+    );
 }
