@@ -211,3 +211,52 @@ async fn serve_demo_works_out_of_the_box() {
     );
     let _ = child.start_kill();
 }
+
+/// Invariant 3: the proxy environment variables are ignored. Were they read, the call would go
+/// to the canary (a plain HTTP server, which answers a proxied request like any other).
+#[tokio::test]
+async fn proxy_environment_variables_are_ignored() {
+    let up = Upstream::start(|_| Reply::ok("direct")).await;
+    let canary = Upstream::canary().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a.yaml");
+    std::fs::write(&path, crate::enforcement::allowlist(&up.url())).expect("write");
+    let proxy = canary.url();
+    let env: Vec<(&str, &str)> = [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .into_iter()
+    .map(|name| (name, proxy.as_str()))
+    .chain([("TEST_TOKEN", "t"), ("NO_PROXY", ""), ("no_proxy", "")])
+    .collect();
+    let (mut child, url) = start_serve(
+        &[
+            "--allowlist",
+            path.to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &env,
+    )
+    .await;
+    let mut c = McpHttp::new(&url);
+    let reply = c
+        .call(
+            MODERN,
+            "call_target",
+            json!({"label": "api", "method": "GET", "path": "/reports/x"}),
+        )
+        .await;
+    assert_eq!(
+        reply["result"]["structuredContent"]["body"], "direct",
+        "{reply}"
+    );
+    assert_eq!(up.requests().len(), 1);
+    assert_eq!(canary.hits(), 0);
+    child.kill().await.expect("kill");
+}

@@ -13,6 +13,8 @@ mod hostile_files;
 mod lint_findings;
 mod mcp_http;
 mod mcp_stdio;
+mod properties;
 mod schema_agreement;
 mod serve_cli;
 mod tunnel;
+mod whatwg_urls;

@@ -46,7 +46,13 @@ pub fn filter_response_headers(
         let mut bytes = joined.into_bytes();
         target.redact_secrets(&mut bytes, false);
         if bytes.len() > MAX_RETURNED_HEADER_VALUE {
-            bytes.truncate(MAX_RETURNED_HEADER_VALUE);
+            // `joined` is text: cut at a character boundary, so the value stays within its
+            // bound and a prefix of the header (no U+FFFD for half a character).
+            let mut cut = MAX_RETURNED_HEADER_VALUE;
+            while cut > 0 && bytes[cut] & 0xC0 == 0x80 {
+                cut -= 1;
+            }
+            bytes.truncate(cut);
             target.redact_secrets(&mut bytes, true);
         }
         let value = String::from_utf8_lossy(&bytes).into_owned();

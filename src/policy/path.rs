@@ -31,7 +31,7 @@ pub enum PathError {
 impl PathError {
     pub fn message(self) -> &'static str {
         match self {
-            PathError::TooLong => "path is longer than 2048 bytes",
+            PathError::TooLong => "path is longer than 2048 bytes (as sent, or once normalized)",
             PathError::NotAbsolute => "path must start with '/'",
             PathError::ControlCharacter => "path holds a control character",
             PathError::Backslash => "path holds a backslash",
@@ -104,6 +104,11 @@ pub fn normalize(path: &str) -> Result<NormalizedPath, PathError> {
         if is_dot_segment(seg) {
             return Err(PathError::DotSegment);
         }
+    }
+    // Encoding can triple a path: the bound holds for what is matched and sent too, and keeps
+    // a normalized path its own normal form.
+    if out.len() > MAX_PATH_LEN {
+        return Err(PathError::TooLong);
     }
     Ok(NormalizedPath(out))
 }
