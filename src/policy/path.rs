@@ -255,35 +255,56 @@ fn class_can_match_slash(glob: &str) -> bool {
             i += 1;
             continue;
         }
-        // globset reads a ']' right after '[' (or '[!') as a member, not the end.
-        let mut j = i + 1;
-        if chars.get(j) == Some(&'!') {
-            j += 1;
+        let (ranges, end) = class_ranges(&chars[i + 1..]);
+        if ranges.iter().any(|&(lo, hi)| lo <= '/' && '/' <= hi) {
+            return true;
         }
-        let start = j;
-        while j < chars.len() && (chars[j] != ']' || j == start) {
-            j += 1;
-        }
-        let class = &chars[start..j.min(chars.len())];
-        let mut k = 0;
-        while k < class.len() {
-            let (lo, hi) = if k + 2 < class.len() && class[k + 1] == '-' {
-                (class[k], class[k + 2])
-            } else {
-                (class[k], class[k])
-            };
-            if lo <= '/' && '/' <= hi {
-                return true;
-            }
-            k += if lo == hi && class.get(k + 1) != Some(&'-') {
-                1
-            } else {
-                3
-            };
-        }
-        i = j + 1;
+        i += 1 + end;
     }
     false
+}
+
+/// The ranges of a class whose text starts at `class` (just after its `[`), read as globset
+/// reads them, and how many characters the class takes up to and including its `]`. It follows
+/// globset's parser exactly, chained ranges included: in `[(-----@]` each `-X` moves the end of
+/// the last range, so the class is `(` to `@`, which holds `/`. Reading it any other way would
+/// let a class the check thinks is safe match across segments.
+fn class_ranges(class: &[char]) -> (Vec<(char, char)>, usize) {
+    let mut ranges: Vec<(char, char)> = Vec::new();
+    let mut in_range = false;
+    let mut first = true;
+    let mut k = 0;
+    while let Some(&c) = class.get(k) {
+        k += 1;
+        match c {
+            ']' if !first => return (close(ranges, in_range), k),
+            '-' if !first && in_range => {
+                if let Some(last) = ranges.last_mut() {
+                    last.1 = '-';
+                }
+                in_range = false;
+            }
+            '-' if !first => in_range = true,
+            c => {
+                match ranges.last_mut() {
+                    Some(last) if in_range => last.1 = c,
+                    _ => ranges.push((c, c)),
+                }
+                in_range = false;
+            }
+        }
+        first = false;
+    }
+    // Unclosed: globset refuses the glob; report what was read.
+    (close(ranges, in_range), k)
+}
+
+/// A `-` left open at the end of a class is a literal `-`.
+fn close(mut ranges: Vec<(char, char)>, in_range: bool) -> Vec<(char, char)> {
+    if in_range {
+        ranges.push(('-', '-'));
+    }
+    ranges
 }
 
 fn is_glob_char(c: char) -> bool {
