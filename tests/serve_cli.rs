@@ -260,3 +260,32 @@ async fn proxy_environment_variables_are_ignored() {
     assert_eq!(canary.hits(), 0);
     child.kill().await.expect("kill");
 }
+
+/// The tunnel's token travels with every poll: a plaintext edge is refused unless it is on
+/// loopback, before any connection is tried. (`.invalid` never resolves, so were the check
+/// gone, the tunnel would only retry, and `run` would time out.)
+#[tokio::test]
+async fn the_tunnel_refuses_a_plaintext_edge_off_loopback() {
+    let file = format!("{SHIPPED_DIR}/demo.yaml");
+    let env = [("HARPOON_DEMO_TOKEN", "x"), ("HARPOON_TUNNEL_TOKEN", "t")];
+    for edge in ["http://edge.invalid:9", "http://localhost.invalid:9"] {
+        let (code, stderr) = run(
+            &[
+                "tunnel",
+                "--allowlist",
+                &file,
+                "--edge",
+                edge,
+                "--tunnel-id",
+                "ci",
+            ],
+            &env,
+        )
+        .await;
+        assert_eq!(code, 2, "{edge}: {stderr}");
+        assert!(
+            stderr.contains("the edge must be https"),
+            "{edge}: {stderr}"
+        );
+    }
+}
