@@ -117,13 +117,14 @@ pub fn normalize(path: &str) -> Result<NormalizedPath, PathError> {
 /// parameters, which Tomcat, Jetty and Spring strip before they resolve dot segments (so
 /// `..;x` climbs there). `%3B` counts as `;`, for servers that decode first.
 pub fn is_dot_segment(seg: &str) -> bool {
-    let upper = seg.to_ascii_uppercase();
-    let base = match (upper.find(';'), upper.find("%3B")) {
-        (Some(a), Some(b)) => &seg[..a.min(b)],
-        (Some(a), None) | (None, Some(a)) => &seg[..a],
-        (None, None) => seg,
-    };
-    base == "." || base == ".."
+    let b = seg.as_bytes();
+    let params = (0..b.len()).find(|&i| {
+        b[i] == b';'
+            || (b[i] == b'%'
+                && b.get(i + 1) == Some(&b'3')
+                && matches!(b.get(i + 2), Some(b'B' | b'b')))
+    });
+    matches!(&b[..params.unwrap_or(b.len())], b"." | b"..")
 }
 
 fn hex(b: u8) -> Option<u8> {
