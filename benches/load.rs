@@ -146,6 +146,24 @@ async fn wait_ready(http: &reqwest::Client, url: &str) {
     panic!("{url} never became ready");
 }
 
+/// `harpoon serve` on a free loopback port, ready and settled (so its RSS is its idle RSS).
+async fn start_serve(http: &reqwest::Client, allowlist: &str) -> (Proc, SocketAddr) {
+    let listen = free_port();
+    let serve = Proc::spawn(
+        &[
+            "serve",
+            "--allowlist",
+            allowlist,
+            "--listen",
+            &listen.to_string(),
+        ],
+        &[],
+    );
+    wait_ready(http, &format!("http://{listen}/readyz")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (serve, listen)
+}
+
 fn client() -> reqwest::Client {
     let tls = harpoon::callout::client::tls_config_without_roots().expect("tls");
     reqwest::Client::builder()
@@ -273,19 +291,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
         report.push('\n');
     };
 
-    let listen = free_port();
-    let serve = Proc::spawn(
-        &[
-            "serve",
-            "--allowlist",
-            &path,
-            "--listen",
-            &listen.to_string(),
-        ],
-        &[],
-    );
-    wait_ready(&http, &format!("http://{listen}/readyz")).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (serve, listen) = start_serve(&http, &path).await;
     let (idle_rss, _) = serve.memory();
     out(format!(
         "harpoon serve idle RSS: {:.1} MB",
@@ -398,19 +404,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     // Memory bound: 100 concurrent calls, each response cut at the 1 MiB cap, on a fresh
     // process so its peak RSS is this run's.
     drop(serve);
-    let listen = free_port();
-    let fresh = Proc::spawn(
-        &[
-            "serve",
-            "--allowlist",
-            &path,
-            "--listen",
-            &listen.to_string(),
-        ],
-        &[],
-    );
-    wait_ready(&http, &format!("http://{listen}/readyz")).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (fresh, listen) = start_serve(&http, &path).await;
     let (idle, _) = fresh.memory();
     let big = Call::Mcp {
         url: format!("http://{listen}/mcp"),
