@@ -2331,6 +2331,8 @@ pub mod reference {
     }
 
     fn decide_target(gp: &GenPolicy, args: &Map<String, Value>) -> Option<Allowed> {
+        // Written out again from DESIGN.md on purpose, not taken from `policy::request`: a
+        // reference that shared the list could not notice an argument added or dropped there.
         const KNOWN: &[&str] = &[
             "label",
             "method",
