@@ -36,6 +36,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod lint;

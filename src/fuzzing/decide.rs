@@ -1,0 +1,65 @@
+//! decide against a reference.
+
+use super::corpus::*;
+use super::generators::*;
+use super::input::Input;
+use super::reference;
+use crate::policy::{CallRequest, Decision};
+use serde_json::{Map, Value};
+
+/// decide allows a call exactly when the reference does, and then with the same method, URL,
+/// headers, body and limits.
+pub fn decide(data: &[u8]) {
+    let mut inp = Input::new(data);
+    let gp = gen_policy(&mut inp);
+    let Some(policy) = compile_json(&gp.to_json(), &secrets) else {
+        return;
+    };
+    let routes: Vec<(&GenTarget, &GenRoute)> = gp
+        .targets
+        .iter()
+        .flat_map(|t| t.routes.iter().map(move |r| (t, r)))
+        .collect();
+    let (tool, args) = match inp.below(10) {
+        0..=4 if !routes.is_empty() => {
+            let (t, r) = *inp.pick(&routes);
+            (
+                format!("{}.{}", t.label, r.name),
+                gen_route_args(&mut inp, t, r),
+            )
+        }
+        9 => (
+            inp.pick(&["list_targets", "t0.nope", "", "t0."])
+                .to_string(),
+            Map::new(),
+        ),
+        _ => ("call_target".to_owned(), gen_target_args(&mut inp, &gp)),
+    };
+    let want = reference::decide(&gp, &tool, &args);
+    let got = match CallRequest::parse(&tool, Some(&args)) {
+        Err(_) => None,
+        Ok(request) => match crate::policy::decide(&policy, &request) {
+            Decision::Deny(_) => None,
+            Decision::Allow(p) => Some(reference::Allowed {
+                method: p.method(),
+                url: p.url().as_str().to_owned(),
+                headers: p
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                    .collect(),
+                body: p.body().to_vec(),
+                response_bytes: p.limits().response_bytes,
+                timeout_ms: p.limits().timeout.as_millis() as u64,
+                redirects: p.limits().redirects,
+            }),
+        },
+    };
+    assert_eq!(
+        got,
+        want,
+        "{tool} {}\npolicy: {}",
+        Value::Object(args.clone()),
+        gp.to_json()
+    );
+}

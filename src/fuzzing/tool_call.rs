@@ -1,0 +1,179 @@
+//! The MCP tools/call argument path.
+
+use super::corpus::*;
+use super::generators::*;
+use super::input::Input;
+use crate::callout::{BoundedResponse, Callout, HostResolver, OwnListeners};
+use crate::engine::{Engine, Outcome};
+use serde_json::{Map, Value, json};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+pub(crate) type Resolving =
+    std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>>;
+
+/// A resolver that knows no name: every permitted call fails before a socket is opened.
+pub(crate) struct NoNames;
+
+impl HostResolver for NoNames {
+    fn resolve(&self, host: &str, _port: u16) -> Resolving {
+        let host = host.to_owned();
+        Box::pin(async move {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the fuzzer resolves no name ({host})"),
+            ))
+        })
+    }
+}
+
+pub(crate) struct Harness {
+    runtime: tokio::runtime::Runtime,
+    engine: Engine,
+    tools: Vec<String>,
+}
+
+pub(crate) fn harness() -> &'static Harness {
+    static HARNESS: OnceLock<Harness> = OnceLock::new();
+    HARNESS.get_or_init(|| {
+        let mut targets = json!([{
+            "label": "api",
+            "base_url": "https://api.fuzz.invalid/api",
+            "headers": {"allow": ["Accept", "X-Request-Id", "Content-Type"],
+                        "inject": {"Authorization": "Bearer ${env:TOKEN}"}},
+            "limits": {"request_bytes": "1KiB"},
+            "routes": [
+                {"name": "get_item", "method": "GET", "path": "/items/{id}",
+                 "params": {"id": {"pattern": "^[a-z0-9_]{1,32}$"}},
+                 "query": {"expand": {"enum": ["lines", "customer"]}}},
+                {"name": "get_free", "method": "GET", "path": "/free/{any}"},
+                {"name": "create", "method": "POST", "path": "/items",
+                 "body": {"content_type": "application/json", "schema": body_schema()}},
+            ],
+            "paths": [{"methods": ["GET"], "glob": "/reports/*", "query": ["date"]},
+                      {"methods": ["GET", "POST"], "glob": "/files/**"}],
+        }]);
+        // An IP literal that is never dialled: documentation space, and no allow_cidrs.
+        targets.as_array_mut().expect("array").push(json!({
+            "label": "lit", "base_url": "http://192.0.2.10:8080/",
+            "dangerous": {"allow_plaintext_http": true},
+            "paths": [{"methods": ["GET"], "glob": "/**"}],
+        }));
+        let policy = compile_json(&json!({"version": 1, "targets": targets}), &secrets)
+            .expect("the tool policy compiles");
+        let tools = crate::catalog::build(&policy)
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        let callout =
+            Callout::new(policy, Arc::new(NoNames), OwnListeners::default()).expect("callout");
+        Harness {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime"),
+            engine: Engine::new(callout),
+            tools,
+        }
+    })
+}
+
+#[rustfmt::skip] // A word list reads best as a paragraph.
+pub(crate) const TOOLS: &[&str] = &[
+    "api.get_item", "api.get_free", "api.create", "call_target", "list_targets", "nope", "",
+];
+
+/// Any tool name and JSON arguments come back as a result or an `isError` result with a stable
+/// code, never a panic; only an unknown tool is a protocol error; no secret is in any result.
+/// Any upstream response maps to a result whose envelope tells the truth about it.
+pub fn tool_call(data: &[u8]) {
+    let mut inp = Input::new(data);
+    let h = harness();
+    let tool = match inp.text() {
+        t if t.is_empty() => inp.pick(TOOLS).to_string(),
+        t => t,
+    };
+    let args: Option<Map<String, Value>> = match serde_json::from_str::<Value>(&inp.text()) {
+        Ok(Value::Object(m)) => Some(m),
+        _ if inp.one_in(8) => None,
+        _ => match gen_json(&mut inp, 0) {
+            Value::Object(m) => Some(m),
+            v => Some(Map::from_iter([(
+                inp.pick(&["id", "label", "path", "body"]).to_string(),
+                v,
+            )])),
+        },
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let outcome = h
+        .runtime
+        .block_on(h.engine.call(&tool, args.as_ref(), &cancel));
+    let code = outcome.reason();
+    let known = h.tools.contains(&tool);
+    match crate::mcp::result::to_result(&tool, outcome) {
+        Err(e) => {
+            assert!(!known, "{tool} is a tool, yet: {e:?}");
+            assert_eq!(e.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+        }
+        Ok(r) => {
+            assert!(known, "unknown tool {tool:?} answered {r:?}");
+            let text = serde_json::to_string(&r).expect("a result serializes");
+            assert!(!text.contains(SECRET_TOKEN), "the secret is in {text}");
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+            if tool == "list_targets" && code == "ok" {
+                assert_ne!(r.is_error, Some(true));
+            } else {
+                assert_eq!(r.is_error, Some(true), "{tool}: {text}");
+                let first = r.content.first().and_then(|c| c.as_text()).expect("a text");
+                assert!(
+                    first.text.starts_with(&format!("{code}: ")),
+                    "{}",
+                    first.text
+                );
+            }
+        }
+    }
+    response_result(&mut inp);
+}
+
+#[rustfmt::skip] // A word list reads best as a paragraph.
+pub(crate) const CONTENT_TYPES: &[&str] = &[
+    "application/json", "application/problem+json; charset=utf-8", "text/plain", "text/html",
+    "image/png", "audio/wav", "multipart/mixed; boundary=b", "multipart/mixed; boundary=\"b\"",
+    "multipart/related", "application/octet-stream", "", "application/xml", ";;;", "TEXT/PLAIN",
+];
+
+/// An upstream's response as a result: the envelope states status, size and truncation as they
+/// are, error statuses are `isError`, and every block is well-formed.
+pub(crate) fn response_result(inp: &mut Input) {
+    let body = if inp.has_text() {
+        inp.text().into_bytes()
+    } else {
+        response_bytes(inp)
+    };
+    let status = *inp.pick(&[200u16, 201, 204, 301, 400, 404, 500, 599]);
+    let content_type = inp.pick(CONTENT_TYPES).to_string();
+    let truncated = inp.flip();
+    let r = BoundedResponse {
+        status,
+        headers: vec![("content-type".into(), content_type.clone())],
+        full_size: truncated.then_some(body.len() as u64 + 10),
+        body: bytes::Bytes::from(body.clone()),
+        truncated,
+        content_type: Some(content_type),
+        redirects: 0,
+    };
+    let result =
+        crate::mcp::result::to_result("t.r", Outcome::Response(r)).expect("a response is a result");
+    assert_eq!(result.is_error.unwrap_or(false), status >= 400);
+    let envelope = result.structured_content.as_ref().expect("structured");
+    assert_eq!(envelope["status"], json!(status));
+    assert_eq!(envelope["body_bytes"], json!(body.len()));
+    assert_eq!(envelope["truncated"], json!(truncated));
+    assert!(envelope.get("body").is_some() != envelope.get("body_base64").is_some());
+    assert!(result.content.len() <= 1 + 32, "one block per part at most");
+    serde_json::to_string(&result).expect("a result serializes");
+}
