@@ -14,7 +14,7 @@ pub async fn run(
     allowlists: Vec<PathBuf>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let service = HarpoonService::from_paths(&allowlists)?;
+    let service = HarpoonService::from_paths(&allowlists).map_err(|e| e.to_string())?;
     // harpoon never lets a target reach the server it runs in.
     service
         .own_listeners()

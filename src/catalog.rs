@@ -1,9 +1,13 @@
-//! The tool catalog: what `tools/list` shows for a policy. One typed tool per route, plus
-//! `list_targets` and `call_target` (tunnel-client Harpoon's names and argument shape) when a
-//! target declares `paths`. URLs and injected headers never appear in a definition.
+//! The tool catalog: what `tools/list` shows for a policy, and what `list_targets` answers.
+//! One typed tool per route, plus `list_targets` and `call_target` (tunnel-client Harpoon's
+//! names and argument shape) when a target declares `paths`: exactly the tools `Policy::tool`
+//! resolves, since the catalog is built from it. URLs and injected headers never appear.
 
-use crate::policy::request::{CALL_TARGET, LIST_TARGETS};
-use crate::policy::{Method, MethodSet, Policy, Route, Target};
+use crate::policy::request::CallTargetArgument;
+use crate::policy::{
+    CALL_TARGET, LIST_TARGETS, Method, MethodSet, Policy, QueryRule, Route, Target, ToolKind,
+    UpstreamTool,
+};
 use serde_json::{Map, Value, json};
 
 /// A tool definition, independent of the MCP library (the MCP layer converts it).
@@ -28,13 +32,52 @@ pub struct Annotations {
 /// Every tool of the policy, in a stable order: `list_targets` and `call_target` first (as in
 /// tunnel-client), then route tools sorted by name.
 pub fn build(policy: &Policy) -> Vec<ToolDef> {
-    let mut tools = Vec::with_capacity(policy.route_count() + 2);
-    if policy.has_free_paths() {
-        tools.push(list_targets_tool());
-        tools.push(call_target_tool(policy));
-    }
-    tools.extend(policy.route_tools().map(|(t, r)| route_tool(t, r)));
-    tools
+    policy
+        .tool_names()
+        .filter_map(|name| policy.tool(name))
+        .map(|tool| match tool {
+            ToolKind::ListTargets => list_targets_tool(),
+            ToolKind::Upstream(UpstreamTool::CallTarget) => call_target_tool(policy),
+            ToolKind::Upstream(UpstreamTool::Route { target, route }) => route_tool(target, route),
+        })
+        .collect()
+}
+
+/// `list_targets`: the targets `call_target` can reach, what each grants, never a URL.
+pub fn list_targets(policy: &Policy) -> Value {
+    let targets: Vec<Value> = policy
+        .targets()
+        .iter()
+        .filter(|t| !t.paths.is_empty())
+        .map(|t| {
+            let methods: Vec<&str> = t.paths.methods().iter().map(|m| m.as_str()).collect();
+            let paths: Vec<Value> = t
+                .paths
+                .rules
+                .iter()
+                .map(|r| {
+                    let methods: Vec<&str> = r.methods.iter().map(|m| m.as_str()).collect();
+                    let query = match &r.query {
+                        QueryRule::Deny => json!([]),
+                        QueryRule::Any => json!(["*"]),
+                        QueryRule::Names(n) => json!(n),
+                    };
+                    json!({"methods": methods, "glob": r.glob.as_str(), "query": query})
+                })
+                .collect();
+            let mut entry =
+                json!({"label": t.label.as_str(), "allowed_methods": methods, "paths": paths});
+            if let Some(d) = &t.description {
+                entry["description"] = json!(d);
+            }
+            let headers: Vec<&str> = t.caller_headers.iter().map(|h| h.as_str()).collect();
+            if !headers.is_empty() {
+                entry["headers"] = json!(headers);
+            }
+            entry
+        })
+        .collect();
+    json!({ "targets": targets })
 }
 
 /// The JSON a `tools/list` answer carries (what `harpoon tools` prints).
@@ -222,21 +265,19 @@ fn call_target_tool(policy: &Policy) -> ToolDef {
     let open_world = with_paths
         .iter()
         .any(|t| t.network.allow_cidrs().is_empty());
+    let properties: Map<String, Value> = CallTargetArgument::ALL
+        .into_iter()
+        .map(|a| {
+            (
+                a.name().to_owned(),
+                call_target_argument(a, &labels, &method_names),
+            )
+        })
+        .collect();
     let input = json!({
         "type": "object",
-        "properties": {
-            "label": {"type": "string", "enum": labels, "description": "The target's label (see list_targets)."},
-            "method": {"type": "string", "enum": method_names, "description": "HTTP method; the target's paths rules say which are allowed where."},
-            "path": {"type": "string", "default": "/", "description": "Path relative to the target's base URL, e.g. /reports/daily. It must match one of the target's paths globs."},
-            "query": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "array"]}, "description": "Query parameters; a list repeats the name. Only names the paths rule allows."},
-            "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Request headers; only names the target allows."},
-            "body": {"type": "string", "description": "The raw request body (POST, PUT, PATCH, DELETE)."},
-            "timeout_ms": {"type": "integer", "minimum": 10, "description": "Lower the target's timeout for this call."},
-            "max_response_bytes": {"type": "integer", "minimum": 1, "description": "Lower the target's response limit for this call."},
-            "follow_redirects": {"type": "boolean", "description": "false to return redirects as they are."},
-            "max_redirects": {"type": "integer", "minimum": 0, "description": "Lower the number of redirects followed."},
-        },
-        "required": ["label", "method"],
+        "properties": properties,
+        "required": [CallTargetArgument::Label.name(), CallTargetArgument::Method.name()],
         "additionalProperties": false,
     });
     ToolDef {
@@ -245,5 +286,43 @@ fn call_target_tool(policy: &Policy) -> ToolDef {
         input_schema: object(input),
         output_schema: response_schema(),
         annotations: annotations(methods, open_world),
+    }
+}
+
+/// The input schema of one `call_target` argument; the match is exhaustive, so an argument
+/// parsing knows cannot go without a schema.
+fn call_target_argument(a: CallTargetArgument, labels: &[&str], methods: &[&str]) -> Value {
+    use CallTargetArgument as A;
+    match a {
+        A::Label => {
+            json!({"type": "string", "enum": labels, "description": "The target's label (see list_targets)."})
+        }
+        A::Method => {
+            json!({"type": "string", "enum": methods, "description": "HTTP method; the target's paths rules say which are allowed where."})
+        }
+        A::Path => {
+            json!({"type": "string", "default": "/", "description": "Path relative to the target's base URL, e.g. /reports/daily. It must match one of the target's paths globs."})
+        }
+        A::Query => {
+            json!({"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "array"]}, "description": "Query parameters; a list repeats the name. Only names the paths rule allows."})
+        }
+        A::Headers => {
+            json!({"type": "object", "additionalProperties": {"type": "string"}, "description": "Request headers; only names the target allows."})
+        }
+        A::Body => {
+            json!({"type": "string", "description": "The raw request body (POST, PUT, PATCH, DELETE)."})
+        }
+        A::TimeoutMs => {
+            json!({"type": "integer", "minimum": 10, "description": "Lower the target's timeout for this call."})
+        }
+        A::MaxResponseBytes => {
+            json!({"type": "integer", "minimum": 1, "description": "Lower the target's response limit for this call."})
+        }
+        A::FollowRedirects => {
+            json!({"type": "boolean", "description": "false to return redirects as they are."})
+        }
+        A::MaxRedirects => {
+            json!({"type": "integer", "minimum": 0, "description": "Lower the number of redirects followed."})
+        }
     }
 }

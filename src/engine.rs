@@ -1,12 +1,17 @@
-//! One tool call from arguments to outcome, whatever the transport: parse, decide, send, and
-//! one audit event. Nothing here panics on any input, and every outcome carries a stable code.
+//! One tool call from arguments to outcome, whatever the transport: resolve the tool, parse,
+//! decide, send, and one audit event. Nothing here panics on any input, and every outcome
+//! carries a stable code.
 
 use crate::callout::{BoundedResponse, CallError, Callout};
+use crate::catalog;
 use crate::metrics::Metrics;
-use crate::policy::request::{CALL_TARGET, LIST_TARGETS};
-use crate::policy::{CallRequest, Decision, DenyReason, Policy, decide};
+use crate::policy::request::check_list_targets;
+use crate::policy::{
+    CallRequest, Decision, DenyReason, Permit, Policy, ToolKind, UpstreamTool, decide,
+};
+use crate::progress::{NoProgress, Progress, Stage};
 use crate::telemetry::{self, CallRecord};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -40,39 +45,32 @@ impl Outcome {
     }
 }
 
-/// A stage of a permitted call, reported as it happens (MCP progress notifications).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// `decide` allowed the call; the request is about to go out.
-    Permitted,
-    /// The upstream's response headers arrived.
-    Headers { status: u16 },
-    /// The body was read (up to its cap).
-    Body { bytes: u64 },
+/// What an audit record says a call was about, known once the tool and arguments are read.
+#[derive(Default)]
+struct Subject<'p> {
+    target: &'p str,
+    method: &'p str,
+    /// The path relative to the base URL, without the query (only once permitted).
+    path: String,
+    bytes_out: u64,
+    /// Whether a request went out (or `list_targets` answered).
+    allowed: bool,
 }
 
-/// Receives the stages of a call.
-pub trait Progress: Send + Sync {
-    fn report(&self, stage: Stage);
-}
-
-/// No progress reporting.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn report(&self, _: Stage) {}
-}
-
-/// The pipeline and what it needs: the policy, the callout that sends for it, and the
-/// metrics every call is counted in.
+/// The pipeline and what it needs: the policy, the callout that sends for it, and the metrics
+/// every call is counted in.
 pub struct Engine {
+    policy: Arc<Policy>,
     callout: Callout,
     metrics: Arc<Metrics>,
 }
 
 impl Engine {
-    pub fn new(callout: Callout) -> Self {
+    /// An engine for `policy`; `callout` must have been made for the same policy (its
+    /// per-target state is indexed like the policy's targets).
+    pub fn new(policy: Arc<Policy>, callout: Callout) -> Self {
         Self {
+            policy,
             callout,
             metrics: Arc::default(),
         }
@@ -83,7 +81,7 @@ impl Engine {
     }
 
     pub fn policy(&self) -> &Arc<Policy> {
-        self.callout.policy()
+        &self.policy
     }
 
     pub fn callout(&self) -> &Callout {
@@ -110,108 +108,90 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Outcome {
         let started = Instant::now();
-        let policy = self.policy();
-        let mut record = CallRecord {
-            tool: name,
-            decision: "deny",
-            ..CallRecord::default()
-        };
-        let known = name == LIST_TARGETS
-            || (name == CALL_TARGET && policy.has_free_paths())
-            || policy.route_tool(name).is_some();
-        if !known {
-            return self.finish(Outcome::UnknownTool, &mut record, started);
-        }
-        let request = match CallRequest::parse(name, arguments) {
-            Ok(r) => r,
-            Err(e) => {
-                return self.finish(
-                    Outcome::Denied(DenyReason::BadArgument(e)),
-                    &mut record,
-                    started,
-                );
+        let mut subject = Subject::default();
+        let outcome = self
+            .run(name, arguments, cancel, progress, &mut subject)
+            .await;
+        self.audit(name, &subject, &outcome, started);
+        outcome
+    }
+
+    async fn run<'p>(
+        &'p self,
+        name: &str,
+        arguments: Option<&Map<String, Value>>,
+        cancel: &CancellationToken,
+        progress: &dyn Progress,
+        subject: &mut Subject<'p>,
+    ) -> Outcome {
+        let policy = &*self.policy;
+        let tool = match policy.tool(name) {
+            None => return Outcome::UnknownTool,
+            Some(ToolKind::ListTargets) => {
+                return match check_list_targets(arguments) {
+                    Ok(()) => {
+                        subject.allowed = true;
+                        Outcome::Targets(catalog::list_targets(policy))
+                    }
+                    Err(e) => Outcome::Denied(DenyReason::BadArgument(e)),
+                };
             }
+            Some(ToolKind::Upstream(tool)) => tool,
         };
-        if request == CallRequest::ListTargets {
-            record.decision = "allow";
-            return self.finish(Outcome::Targets(list_targets(policy)), &mut record, started);
+        if let UpstreamTool::Route { target, route } = tool {
+            subject.target = target.label.as_str();
+            subject.method = route.method.as_str();
         }
+        let request = match CallRequest::parse(tool, arguments) {
+            Ok(r) => r,
+            Err(e) => return Outcome::Denied(DenyReason::BadArgument(e)),
+        };
         if let CallRequest::Target(t) = &request {
-            record.target = policy.target(&t.label).map_or("", |t| t.label.as_str());
+            subject.target = policy.target(&t.label).map_or("", |t| t.label.as_str());
         }
         let permit = match decide(policy, &request) {
             Decision::Allow(p) => p,
-            Decision::Deny(reason) => {
-                if let Some((target, route)) = policy.route_tool(name) {
-                    record.target = target.label.as_str();
-                    record.method = route.method.as_str();
-                }
-                return self.finish(Outcome::Denied(reason), &mut record, started);
-            }
+            Decision::Deny(reason) => return Outcome::Denied(reason),
         };
-        let path = permit.path().to_owned();
-        record.target = permit.target().label.as_str();
-        record.method = permit.method().as_str();
-        record.path = &path;
-        record.decision = "allow";
-        record.bytes_out = permit.body().len() as u64;
+        subject.permitted(&permit);
         progress.report(Stage::Permitted);
-        let outcome = match self.callout.send_observed(permit, cancel, progress).await {
+        match self.callout.send_observed(permit, cancel, progress).await {
             Ok(r) => Outcome::Response(r),
             Err(e) => Outcome::Failed(e),
-        };
-        self.finish(outcome, &mut record, started)
+        }
     }
 
-    /// Completes the record, emits the audit event and counts the call.
-    fn finish(&self, outcome: Outcome, record: &mut CallRecord, started: Instant) -> Outcome {
-        record.reason = outcome.reason();
-        if let Outcome::Response(r) = &outcome {
-            record.status = r.status;
-            record.bytes_in = r.body.len() as u64;
-            record.truncated = r.truncated;
-            record.redirects = r.redirects;
-        }
-        record.duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        telemetry::audit(record);
-        self.metrics.record(record);
-        outcome
+    /// Builds the call's one record, emits the audit event and counts the call.
+    fn audit(&self, tool: &str, subject: &Subject, outcome: &Outcome, started: Instant) {
+        let response = match outcome {
+            Outcome::Response(r) => Some(r),
+            _ => None,
+        };
+        let record = CallRecord {
+            tool,
+            target: subject.target,
+            method: subject.method,
+            path: &subject.path,
+            decision: if subject.allowed { "allow" } else { "deny" },
+            reason: outcome.reason(),
+            status: response.map_or(0, |r| r.status),
+            bytes_out: subject.bytes_out,
+            bytes_in: response.map_or(0, |r| r.body.len() as u64),
+            truncated: response.is_some_and(|r| r.truncated),
+            redirects: response.map_or(0, |r| r.redirects),
+            duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        };
+        telemetry::audit(&record);
+        self.metrics.record(&record);
     }
 }
 
-/// `list_targets`: the targets `call_target` can reach, what each grants, never a URL.
-pub fn list_targets(policy: &Policy) -> Value {
-    let targets: Vec<Value> = policy
-        .targets()
-        .iter()
-        .filter(|t| !t.paths.is_empty())
-        .map(|t| {
-            let methods: Vec<&str> = t.paths.methods().iter().map(|m| m.as_str()).collect();
-            let paths: Vec<Value> = t
-                .paths
-                .rules
-                .iter()
-                .map(|r| {
-                    let methods: Vec<&str> = r.methods.iter().map(|m| m.as_str()).collect();
-                    let query = match &r.query {
-                        crate::policy::QueryRule::Deny => json!([]),
-                        crate::policy::QueryRule::Any => json!(["*"]),
-                        crate::policy::QueryRule::Names(n) => json!(n),
-                    };
-                    json!({"methods": methods, "glob": r.glob.as_str(), "query": query})
-                })
-                .collect();
-            let mut entry =
-                json!({"label": t.label.as_str(), "allowed_methods": methods, "paths": paths});
-            if let Some(d) = &t.description {
-                entry["description"] = json!(d);
-            }
-            let headers: Vec<&str> = t.caller_headers.iter().map(|h| h.as_str()).collect();
-            if !headers.is_empty() {
-                entry["headers"] = json!(headers);
-            }
-            entry
-        })
-        .collect();
-    json!({ "targets": targets })
+impl<'p> Subject<'p> {
+    fn permitted(&mut self, permit: &Permit<'p>) {
+        self.target = permit.target().label.as_str();
+        self.method = permit.method().as_str();
+        self.path = permit.path().to_owned();
+        self.bytes_out = permit.body().len() as u64;
+        self.allowed = true;
+    }
 }

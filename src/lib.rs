@@ -43,6 +43,7 @@ pub mod lint;
 pub mod mcp;
 pub mod metrics;
 pub mod policy;
+pub mod progress;
 pub mod service;
 pub mod synthetic;
 pub mod telemetry;

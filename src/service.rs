@@ -3,14 +3,14 @@
 //! time in process (how the tunnel runs it). `examples/embed.rs` shows it in a host program.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), String> {
+//! # async fn run() -> Result<(), harpoon::service::ServiceError> {
 //! let service = harpoon::service::HarpoonService::from_paths(&["allowlists/billing.yaml".into()])?;
 //! let app: axum::Router = axum::Router::new().nest_service("/mcp", service.streamable_http(Default::default()));
 //! # Ok(()) }
 //! ```
 
-use crate::callout::{Callout, HostResolver, OwnListeners, SystemResolver};
-use crate::config;
+use crate::callout::{Callout, HostResolver, OwnListeners, SystemResolver, TlsError};
+use crate::config::{self, ConfigErrors};
 use crate::engine::Engine;
 use crate::mcp::{CallTracker, McpHandler};
 use crate::policy::{Policy, SecretMode};
@@ -42,6 +42,34 @@ impl Default for ServiceOptions {
     }
 }
 
+/// Why a service could not be made.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// An allowlist is unreadable or invalid: the same errors `harpoon check` prints.
+    Config(ConfigErrors),
+    /// TLS for upstream calls could not be set up.
+    Tls(TlsError),
+}
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServiceError::Config(e) => write!(f, "{e}"),
+            ServiceError::Tls(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServiceError::Config(e) => Some(e),
+            ServiceError::Tls(e) => Some(e),
+        }
+    }
+}
+
 /// A loaded, ready-to-serve harpoon.
 #[derive(Clone)]
 pub struct HarpoonService {
@@ -51,18 +79,19 @@ pub struct HarpoonService {
 impl HarpoonService {
     /// Loads and compiles allowlists (reading their secrets) with default options. The error is
     /// the same text `harpoon check` prints.
-    pub fn from_paths(paths: &[PathBuf]) -> Result<Self, String> {
-        let files = config::load(paths).map_err(|e| e.to_string())?;
-        let policy = Policy::compile(&files, SecretMode::Resolve).map_err(|e| e.to_string())?;
+    pub fn from_paths(paths: &[PathBuf]) -> Result<Self, ServiceError> {
+        let files = config::load(paths).map_err(ServiceError::Config)?;
+        let policy = Policy::compile(&files, SecretMode::Resolve).map_err(ServiceError::Config)?;
         Self::from_policy(policy, ServiceOptions::default())
     }
 
     /// A service for an already compiled policy.
-    pub fn from_policy(policy: Arc<Policy>, options: ServiceOptions) -> Result<Self, String> {
-        let callout = Callout::new(policy, options.resolver, options.own_listeners)?;
+    pub fn from_policy(policy: Arc<Policy>, options: ServiceOptions) -> Result<Self, ServiceError> {
+        let callout = Callout::new(&policy, options.resolver, options.own_listeners)
+            .map_err(ServiceError::Tls)?;
         Ok(Self {
             handler: McpHandler::with_tracker(
-                Arc::new(Engine::new(callout)),
+                Arc::new(Engine::new(policy, callout)),
                 Arc::new(CallTracker::default()),
             ),
         })

@@ -139,7 +139,10 @@ fn permit<'p>(
     path: &str,
 ) -> Option<harpoon::policy::Permit<'p>> {
     let args = json!({"label": "t", "method": "GET", "path": path});
-    let request = CallRequest::parse("call_target", args.as_object()).ok()?;
+    let Some(harpoon::policy::ToolKind::Upstream(tool)) = policy.tool("call_target") else {
+        panic!("the target declares paths, so call_target exists");
+    };
+    let request = CallRequest::parse(tool, args.as_object()).ok()?;
     match decide(policy, &request) {
         Decision::Allow(p) => Some(p),
         Decision::Deny(_) => None,

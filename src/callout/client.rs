@@ -16,23 +16,49 @@ pub const MAX_RESPONSE_HEADERS: usize = 128;
 /// How long an idle pooled connection is kept: long enough to reuse across an agent's bursts.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Why TLS could not be set up for upstream calls.
+#[derive(Debug)]
+pub enum TlsError {
+    /// rustls refused the protocol versions or the crypto provider.
+    Setup(rustls::Error),
+    /// The platform's trust store could not be loaded.
+    TrustStore(rustls::Error),
+}
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsError::Setup(e) => write!(f, "TLS setup failed: {e}"),
+            TlsError::TrustStore(e) => write!(f, "TLS trust store could not be loaded: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TlsError::Setup(e) | TlsError::TrustStore(e) => Some(e),
+        }
+    }
+}
+
 /// The TLS configuration every target shares: rustls with the ring provider and the
 /// platform's trust store.
-pub fn tls_config() -> Result<rustls::ClientConfig, String> {
+pub fn tls_config() -> Result<rustls::ClientConfig, TlsError> {
     use rustls_platform_verifier::BuilderVerifierExt;
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .map_err(TlsError::Setup)?
         .with_platform_verifier()
-        .map_err(|e| format!("TLS trust store could not be loaded: {e}"))
+        .map_err(TlsError::TrustStore)
         .map(|b| b.with_no_client_auth())
 }
 
 /// A TLS configuration that trusts nothing, for machines without a trust store.
-pub fn tls_config_without_roots() -> Result<rustls::ClientConfig, String> {
+pub fn tls_config_without_roots() -> Result<rustls::ClientConfig, TlsError> {
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))
+        .map_err(TlsError::Setup)
         .map(|b| {
             b.with_root_certificates(rustls::RootCertStore::empty())
                 .with_no_client_auth()

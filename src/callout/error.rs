@@ -1,6 +1,7 @@
 //! What can go wrong after a call is permitted. `code()` is stable, like `DenyReason::code`.
 
 use super::limiter::Refusal;
+use crate::policy::HopError;
 use crate::policy::net::AddressDenial;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -43,12 +44,15 @@ pub enum CallError {
         size: Option<u64>,
     },
     /// A redirect could not be followed.
-    RedirectNotAllowed(String),
+    RedirectNotAllowed(HopError),
     TooManyRedirects {
         limit: u8,
     },
     /// The MCP client cancelled the call.
     Cancelled,
+    /// The permit was made by another policy than the callout's (a bug in an embedder's wiring;
+    /// refused rather than sent with another target's limits).
+    ForeignPermit,
 }
 
 impl CallError {
@@ -65,11 +69,14 @@ impl CallError {
             CallError::RedirectNotAllowed(_) => "redirect_not_allowed",
             CallError::TooManyRedirects { .. } => "too_many_redirects",
             CallError::Cancelled => "cancelled",
+            CallError::ForeignPermit => "internal_error",
         }
     }
+}
 
-    pub fn message(&self) -> String {
-        match self {
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
             CallError::AddressNotAllowed { addr, denial } => match addr {
                 Some(a) => format!(
                     "the upstream address {} is not allowed: {}",
@@ -113,6 +120,19 @@ impl CallError {
                 format!("the upstream redirected more than {limit} times")
             }
             CallError::Cancelled => "the call was cancelled".into(),
+            CallError::ForeignPermit => {
+                "the permit was made for another policy than this callout's".into()
+            }
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::RedirectNotAllowed(e) => Some(e),
+            _ => None,
         }
     }
 }

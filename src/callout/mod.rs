@@ -1,5 +1,6 @@
-//! The callout engine: the only way harpoon reaches the network. `send` takes a `Permit`, which
-//! only `policy::decide` can make.
+//! The callout: the only way harpoon reaches an upstream. `send` takes a `Permit`, which only
+//! `policy::decide` can make. (The tunnel's connection to its service is the one other client;
+//! it carries MCP messages, never an upstream request.)
 
 mod body;
 pub mod client;
@@ -10,6 +11,7 @@ pub mod resolver;
 mod send;
 
 pub use body::{BodyCap, BoundedResponse, filter_response_headers};
+pub use client::TlsError;
 pub use error::{CallError, Phase};
 pub use resolver::{HostResolver, SystemResolver};
 
@@ -42,7 +44,6 @@ struct TargetRuntime {
 
 /// Sends permitted requests for one policy.
 pub struct Callout {
-    policy: Arc<Policy>,
     runtimes: Vec<TargetRuntime>,
     tls: rustls::ClientConfig,
     resolver: Arc<dyn HostResolver>,
@@ -53,10 +54,10 @@ impl Callout {
     /// A callout for `policy`. `resolver` answers DNS (inject a fixed one in tests); `own` lists
     /// harpoon's listeners. Fails only if TLS cannot be set up at all.
     pub fn new(
-        policy: Arc<Policy>,
+        policy: &Policy,
         resolver: Arc<dyn HostResolver>,
         own: OwnListeners,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, TlsError> {
         // Without a platform trust store, https targets fail with a certificate error and http
         // ones still work: the failure shows on the first https call, not as a refusal to start.
         let tls = client::tls_config().or_else(|_| client::tls_config_without_roots())?;
@@ -69,7 +70,6 @@ impl Callout {
             })
             .collect();
         Ok(Self {
-            policy,
             runtimes,
             tls,
             resolver,
@@ -77,15 +77,15 @@ impl Callout {
         })
     }
 
-    pub fn policy(&self) -> &Arc<Policy> {
-        &self.policy
-    }
-
     pub fn own_listeners(&self) -> &OwnListeners {
         &self.own
     }
 
-    fn runtime(&self, target: &Target) -> &TargetRuntime {
-        &self.runtimes[target.index()]
+    /// The runtime of `target`. The engine pairs each callout with the policy it was made for,
+    /// so the index is in range; a target of another policy is refused, never sent.
+    fn runtime(&self, target: &Target) -> Result<&TargetRuntime, CallError> {
+        self.runtimes
+            .get(target.index())
+            .ok_or(CallError::ForeignPermit)
     }
 }

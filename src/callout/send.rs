@@ -5,11 +5,11 @@ use super::body::{BoundedResponse, filter_response_headers, read_body, root_caus
 use super::error::{CallError, Phase};
 use super::resolver::AddressRefused;
 use super::{Callout, TargetRuntime};
-use crate::engine::{Progress, Stage};
-use crate::policy::decide::decide_hop;
+use crate::policy::decide::{HopError, decide_hop};
 use crate::policy::secret::InjectedValue;
 use crate::policy::types::{Host, Method};
 use crate::policy::{Permit, Target};
+use crate::progress::{NoProgress, Progress, Stage};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -23,8 +23,7 @@ impl Callout {
         permit: Permit<'_>,
         cancel: &CancellationToken,
     ) -> Result<BoundedResponse, CallError> {
-        self.send_observed(permit, cancel, &crate::engine::NoProgress)
-            .await
+        self.send_observed(permit, cancel, &NoProgress).await
     }
 
     /// Like `send`, reporting when headers arrive and when the body is read.
@@ -35,7 +34,7 @@ impl Callout {
         progress: &dyn Progress,
     ) -> Result<BoundedResponse, CallError> {
         let target = permit.target();
-        let runtime = self.runtime(target);
+        let runtime = self.runtime(target)?;
         let _admission = runtime.limiter.admit(target.limits.concurrency)?;
         let client = runtime.client(target, self)?;
         let deadline = Instant::now() + permit.limits().timeout;
@@ -72,9 +71,7 @@ impl Callout {
                 }
                 let location = location
                     .to_str()
-                    .map_err(|_| {
-                        CallError::RedirectNotAllowed("the Location header is not text".into())
-                    })?
+                    .map_err(|_| CallError::RedirectNotAllowed(HopError::LocationNotText))?
                     .to_owned();
                 let (method, keep_body) = redirect_method(status, current.method());
                 current = decide_hop(&current, &location, method, keep_body)

@@ -3,9 +3,13 @@
 //! it or reading any secret.
 
 use super::check::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_INVALID};
+use crate::catalog;
 use crate::config;
 use crate::policy::limits::format_bytes;
-use crate::policy::{CallRequest, Decision, Permit, Policy, SecretMode, decide};
+use crate::policy::request::check_list_targets;
+use crate::policy::{
+    CallRequest, Decision, DenyReason, Permit, Policy, SecretMode, ToolKind, decide,
+};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +25,7 @@ pub struct ExplainArgs {
     /// Allowlist files, or directories of them.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// The tool to call: a route tool (`label.route`) or `call_target`.
+    /// The tool to call: a route tool (`label.route`), `call_target` or `list_targets`.
     #[arg(long)]
     pub tool: String,
     /// The tool's arguments, as a JSON object.
@@ -54,22 +58,28 @@ pub fn explain(args: &ExplainArgs) -> Result<(String, u8), String> {
     let Value::Object(map) = &arguments else {
         return Err("--args must be a JSON object".into());
     };
-    let known = args.tool == "call_target" || policy.route_tool(&args.tool).is_some();
-    if !known {
-        return Err(format!(
-            "there is no tool '{}'; `harpoon tools` lists them",
-            args.tool
-        ));
-    }
-    let request = CallRequest::parse(&args.tool, Some(map));
-    let report = match request.as_ref().map(|r| decide(&policy, r)) {
-        Err(e) => {
-            json!({"tool": args.tool, "decision": "deny", "reason": "bad_argument", "message": e.to_string()})
+    let report = match policy.tool(&args.tool) {
+        None => {
+            return Err(format!(
+                "there is no tool '{}'; `harpoon tools` lists them",
+                args.tool
+            ));
         }
-        Ok(Decision::Deny(reason)) => {
-            json!({"tool": args.tool, "decision": "deny", "reason": reason.code(), "message": reason.message()})
-        }
-        Ok(Decision::Allow(permit)) => allowed(&args.tool, &permit),
+        Some(ToolKind::ListTargets) => match check_list_targets(Some(map)) {
+            Ok(()) => {
+                let targets = catalog::list_targets(&policy);
+                let n = targets["targets"].as_array().map_or(0, Vec::len);
+                json!({"tool": args.tool, "decision": "allow", "message": format!("lists {n} targets from the allowlist; no upstream request")})
+            }
+            Err(e) => denied(&args.tool, &DenyReason::BadArgument(e)),
+        },
+        Some(ToolKind::Upstream(tool)) => match CallRequest::parse(tool, Some(map)) {
+            Err(e) => denied(&args.tool, &DenyReason::BadArgument(e)),
+            Ok(request) => match decide(&policy, &request) {
+                Decision::Deny(reason) => denied(&args.tool, &reason),
+                Decision::Allow(permit) => allowed(&args.tool, &permit),
+            },
+        },
     };
     let code = if report["decision"] == "allow" {
         EXIT_CLEAN
@@ -85,6 +95,10 @@ pub fn explain(args: &ExplainArgs) -> Result<(String, u8), String> {
         text(&report)
     };
     Ok((text, code))
+}
+
+fn denied(tool: &str, reason: &DenyReason) -> Value {
+    json!({"tool": tool, "decision": "deny", "reason": reason.code(), "message": reason.to_string()})
 }
 
 fn allowed(tool: &str, p: &Permit) -> Value {

@@ -104,7 +104,8 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     } else {
         load_policy(&args.allowlists)?
     };
-    let service = HarpoonService::from_policy(policy, ServiceOptions::default())?;
+    let service = HarpoonService::from_policy(policy, ServiceOptions::default())
+        .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| {

@@ -24,7 +24,8 @@ pub struct StdioArgs {
 pub fn run(args: &StdioArgs) -> ExitCode {
     run_serving(&args.log, async {
         let policy = load_policy(&args.allowlists)?;
-        let service = HarpoonService::from_policy(policy, ServiceOptions::default())?;
+        let service = HarpoonService::from_policy(policy, ServiceOptions::default())
+            .map_err(|e| e.to_string())?;
         crate::transport::stdio::serve(service.handler()).await
     })
 }

@@ -98,7 +98,8 @@ fn options(args: &TunnelArgs) -> Result<TunnelOptions, String> {
 async fn serve(args: &TunnelArgs) -> Result<(), String> {
     let options = options(args)?;
     let policy = load_policy(&args.allowlists)?;
-    let service = HarpoonService::from_policy(policy, ServiceOptions::default())?;
+    let service = HarpoonService::from_policy(policy, ServiceOptions::default())
+        .map_err(|e| e.to_string())?;
     let status = Arc::new(TunnelStatus::default());
     let listener = tokio::net::TcpListener::bind(args.health_listen)
         .await

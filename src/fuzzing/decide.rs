@@ -4,7 +4,7 @@ use super::corpus::*;
 use super::generators::*;
 use super::input::Input;
 use super::reference;
-use crate::policy::{CallRequest, Decision};
+use crate::policy::{CallRequest, Decision, ToolKind};
 use serde_json::{Map, Value};
 
 /// decide allows a call exactly when the reference does, and then with the same method, URL,
@@ -36,9 +36,13 @@ pub fn decide(data: &[u8]) {
         _ => ("call_target".to_owned(), gen_target_args(&mut inp, &gp)),
     };
     let want = reference::decide(&gp, &tool, &args);
-    let got = match CallRequest::parse(&tool, Some(&args)) {
-        Err(_) => None,
-        Ok(request) => match crate::policy::decide(&policy, &request) {
+    let upstream = match policy.tool(&tool) {
+        Some(ToolKind::Upstream(t)) => Some(t),
+        Some(ToolKind::ListTargets) | None => None,
+    };
+    let got = match upstream.map(|t| CallRequest::parse(t, Some(&args))) {
+        None | Some(Err(_)) => None,
+        Some(Ok(request)) => match crate::policy::decide(&policy, &request) {
             Decision::Deny(_) => None,
             Decision::Allow(p) => Some(reference::Allowed {
                 method: p.method(),

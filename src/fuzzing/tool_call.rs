@@ -66,13 +66,13 @@ pub(crate) fn harness() -> &'static Harness {
             .map(|t| t.name)
             .collect();
         let callout =
-            Callout::new(policy, Arc::new(NoNames), OwnListeners::default()).expect("callout");
+            Callout::new(&policy, Arc::new(NoNames), OwnListeners::default()).expect("callout");
         Harness {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime"),
-            engine: Engine::new(callout),
+            engine: Engine::new(policy, callout),
             tools,
         }
     })

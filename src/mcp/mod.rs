@@ -7,7 +7,8 @@ mod multipart;
 pub mod result;
 
 use crate::catalog::{self, ToolDef};
-use crate::engine::{Engine, Progress, Stage};
+use crate::engine::Engine;
+use crate::progress::{NoProgress, Progress, Stage};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
     CompleteResult, Implementation, ListPromptsRequestMethod, ListPromptsResult,
@@ -182,7 +183,7 @@ impl ServerHandler for McpHandler {
             .map(|token| ProgressForwarder::start(context.peer.clone(), token));
         let progress: &dyn Progress = match &forwarder {
             Some(f) => f,
-            None => &crate::engine::NoProgress,
+            None => &NoProgress,
         };
         let outcome = self
             .inner

@@ -20,8 +20,8 @@ pub fn to_result(tool: &str, outcome: Outcome) -> Result<CallToolResult, ErrorDa
             None,
         )),
         Outcome::Targets(v) => Ok(structured(v)),
-        Outcome::Denied(d) => Ok(error_text(d.code(), &d.message())),
-        Outcome::Failed(e) => Ok(error_text(e.code(), &e.message())),
+        Outcome::Denied(d) => Ok(error_text(d.code(), &d.to_string())),
+        Outcome::Failed(e) => Ok(error_text(e.code(), &e.to_string())),
         Outcome::Response(r) => Ok(response(&r)),
     }
 }

@@ -2,14 +2,19 @@
 //! rule of the allowlist is applied here, before anything touches the network; `callout::send`
 //! takes a `Permit`, so the compiler rules out a request that skipped enforcement.
 
+use super::deny::{
+    BodyDenial, BodyError, DenyReason, HeaderDenial, PathDenial, QueryAllowed, TargetDenial,
+};
 use super::headers::is_forbidden_request_header;
 use super::limits::{MIN_TIMEOUT, Oversize};
-use super::model::{Policy, Route, Target};
-use super::path::normalize;
+use super::model::{PathRule, Policy, QueryRule, Route, Target};
+use super::param::ParamError;
+use super::path::{PathError, normalize};
 use super::request::{ArgumentError, CallRequest, Narrowing, RouteCall, TargetCall};
-use super::target_url::{self, TargetUrl, push_query_pair};
+use super::target_url::{self, TargetUrl, UrlError, push_query_pair};
 use super::template::check_value;
-use super::types::Method;
+use super::tool::CALL_TARGET;
+use super::types::{Method, MethodSet};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use serde_json::Value;
@@ -20,69 +25,6 @@ use std::time::Duration;
 pub enum Decision<'p> {
     Allow(Permit<'p>),
     Deny(DenyReason),
-}
-
-/// Why a call was refused before any connection. `code()` is stable: logs, metrics, results
-/// and tests all use it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DenyReason {
-    UnknownTool(String),
-    UnknownTarget { label: String, why: &'static str },
-    BadArgument(ArgumentError),
-    BadParam { name: String, why: String },
-    MethodNotAllowed { method: String, allowed: String },
-    PathNotAllowed { path: String, why: String },
-    QueryNotAllowed { name: String, allowed: String },
-    HeaderNotAllowed { name: String, why: String },
-    BodyNotAllowed { why: &'static str },
-    BadBody(String),
-    RequestTooLarge { size: u64, limit: u64 },
-}
-
-impl DenyReason {
-    pub fn code(&self) -> &'static str {
-        match self {
-            DenyReason::UnknownTool(_) => "unknown_tool",
-            DenyReason::UnknownTarget { .. } => "unknown_target",
-            DenyReason::BadArgument(_) => "bad_argument",
-            DenyReason::BadParam { .. } => "bad_param",
-            DenyReason::MethodNotAllowed { .. } => "method_not_allowed",
-            DenyReason::PathNotAllowed { .. } => "path_not_allowed",
-            DenyReason::QueryNotAllowed { .. } => "query_not_allowed",
-            DenyReason::HeaderNotAllowed { .. } => "header_not_allowed",
-            DenyReason::BodyNotAllowed { .. } => "body_not_allowed",
-            DenyReason::BadBody(_) => "bad_body",
-            DenyReason::RequestTooLarge { .. } => "request_too_large",
-        }
-    }
-
-    /// What went wrong and what the caller can do, in words a model can act on.
-    pub fn message(&self) -> String {
-        match self {
-            DenyReason::UnknownTool(t) => format!("there is no tool '{t}'"),
-            DenyReason::UnknownTarget { label, why } => {
-                format!("target '{label}' {why}; call list_targets to see the targets")
-            }
-            DenyReason::BadArgument(e) => e.to_string(),
-            DenyReason::BadParam { name, why } => format!("parameter '{name}' {why}"),
-            DenyReason::MethodNotAllowed { method, allowed } => {
-                format!("method {method} is not allowed here; allowed: {allowed}")
-            }
-            DenyReason::PathNotAllowed { path, why } => {
-                format!("path '{path}' is not allowed: {why}")
-            }
-            DenyReason::QueryNotAllowed { name, allowed } => {
-                format!("query parameter '{name}' is not allowed; allowed: {allowed}")
-            }
-            DenyReason::HeaderNotAllowed { name, why } => format!("header '{name}' {why}"),
-            DenyReason::BodyNotAllowed { why } => format!("a body is not allowed: {why}"),
-            DenyReason::BadBody(why) => format!("the body is not valid: {why}"),
-            DenyReason::RequestTooLarge { size, limit } => {
-                format!("the request body is {size} bytes, above this target's limit of {limit}")
-            }
-        }
-    }
 }
 
 /// Leave to send one request. Its fields are private and `decide` is its only maker.
@@ -173,13 +115,10 @@ impl<'p> Permit<'p> {
 }
 
 /// Judges one call against the policy. Never touches the network.
-pub fn decide<'p>(policy: &'p Policy, request: &CallRequest) -> Decision<'p> {
+pub fn decide<'p>(policy: &'p Policy, request: &CallRequest<'p, '_>) -> Decision<'p> {
     let result = match request {
-        CallRequest::Route(call) => decide_route(policy, call),
+        CallRequest::Route(call) => decide_route(call),
         CallRequest::Target(call) => decide_target(policy, call),
-        CallRequest::ListTargets => Err(DenyReason::UnknownTool(
-            "list_targets makes no upstream request".into(),
-        )),
     };
     match result {
         Ok(p) => Decision::Allow(p),
@@ -187,10 +126,8 @@ pub fn decide<'p>(policy: &'p Policy, request: &CallRequest) -> Decision<'p> {
     }
 }
 
-fn decide_route<'p>(policy: &'p Policy, call: &RouteCall) -> Result<Permit<'p>, DenyReason> {
-    let (target, route) = policy
-        .route_tool(call.tool)
-        .ok_or_else(|| DenyReason::UnknownTool(call.tool.to_owned()))?;
+fn decide_route<'p>(call: &RouteCall<'p, '_>) -> Result<Permit<'p>, DenyReason> {
+    let (target, route) = (call.target, call.route);
     for name in call.value_names() {
         if !route.params.contains_key(name) && !route.query.contains_key(name) {
             let known: Vec<&str> = route
@@ -207,26 +144,20 @@ fn decide_route<'p>(policy: &'p Policy, call: &RouteCall) -> Result<Permit<'p>, 
                     known.join(", ")
                 )
             };
-            return Err(DenyReason::BadArgument(ArgumentError {
-                argument: name.clone(),
-                message: why,
-            }));
+            return Err(DenyReason::BadArgument(ArgumentError::new(name, why)));
         }
     }
+    let bad_param = |name: &str, why: ParamError| DenyReason::BadParam {
+        name: name.to_owned(),
+        why,
+    };
     let mut texts = Vec::with_capacity(route.params.len());
     for (name, spec) in &route.params {
-        let value = call.value(name).ok_or_else(|| DenyReason::BadParam {
-            name: name.clone(),
-            why: "is required".into(),
-        })?;
-        let text = spec.check(value).map_err(|why| DenyReason::BadParam {
-            name: name.clone(),
-            why,
-        })?;
-        check_value(&text).map_err(|why| DenyReason::BadParam {
-            name: name.clone(),
-            why: why.into(),
-        })?;
+        let value = call
+            .value(name)
+            .ok_or_else(|| bad_param(name, ParamError::Required))?;
+        let text = spec.check(value).map_err(|why| bad_param(name, why))?;
+        check_value(&text).map_err(|why| bad_param(name, ParamError::Segment(why)))?;
         texts.push((name.as_str(), text));
     }
     let path = route.template.render(|p| {
@@ -239,17 +170,11 @@ fn decide_route<'p>(policy: &'p Policy, call: &RouteCall) -> Result<Permit<'p>, 
     for (name, spec) in &route.query {
         match call.value(name) {
             None | Some(Value::Null) if spec.required => {
-                return Err(DenyReason::BadParam {
-                    name: name.clone(),
-                    why: "is required".into(),
-                });
+                return Err(bad_param(name, ParamError::Required));
             }
             None | Some(Value::Null) => {}
             Some(v) => {
-                let text = spec.check(v).map_err(|why| DenyReason::BadParam {
-                    name: name.clone(),
-                    why,
-                })?;
+                let text = spec.check(v).map_err(|why| bad_param(name, why))?;
                 push_query_pair(&mut query, name, &text);
             }
         }
@@ -257,14 +182,10 @@ fn decide_route<'p>(policy: &'p Policy, call: &RouteCall) -> Result<Permit<'p>, 
     let mut headers = caller_headers(target, &call.headers)?;
     let body = route_body(route, call.body, &mut headers)?;
     check_size(target, &body)?;
-    let url =
-        target_url::build(target, &path, &query).map_err(|why| DenyReason::PathNotAllowed {
-            path: path.clone(),
-            why: why.into(),
-        })?;
+    let url = build_url(target, &path, &path, &query)?;
     Ok(Permit {
         target,
-        tool: call.tool.to_owned(),
+        tool: route.tool.as_str().to_owned(),
         route: Some(route),
         method: route.method,
         url,
@@ -272,6 +193,19 @@ fn decide_route<'p>(policy: &'p Policy, call: &RouteCall) -> Result<Permit<'p>, 
         headers,
         body,
         limits: target_limits(target),
+    })
+}
+
+/// The checked URL, or a refusal naming the caller's `shown` path.
+fn build_url(
+    target: &Target,
+    shown: &str,
+    path: &str,
+    query: &str,
+) -> Result<TargetUrl, DenyReason> {
+    target_url::build(target, path, query).map_err(|why| DenyReason::PathNotAllowed {
+        path: shown.to_owned(),
+        why: PathDenial::Url(why),
     })
 }
 
@@ -284,29 +218,30 @@ fn route_body(
         return match body {
             None | Some(Value::Null) => Ok(Bytes::new()),
             Some(_) => Err(DenyReason::BodyNotAllowed {
-                why: "this tool takes no body",
+                why: BodyDenial::RouteTakesNone,
             }),
         };
     };
     let value = match body {
         None | Some(Value::Null) if spec.required => {
-            return Err(DenyReason::BadBody("'body' is required".into()));
+            return Err(DenyReason::BadBody(BodyError::Required));
         }
         None | Some(Value::Null) => return Ok(Bytes::new()),
         Some(v) => v,
     };
     if let Some(schema) = &spec.schema {
-        schema.validate(value).map_err(DenyReason::BadBody)?;
+        schema
+            .validate(value)
+            .map_err(|why| DenyReason::BadBody(BodyError::Schema(why)))?;
     }
     let bytes = if spec.json {
-        serde_json::to_vec(value).map_err(|e| DenyReason::BadBody(e.to_string()))?
+        serde_json::to_vec(value)
+            .map_err(|e| DenyReason::BadBody(BodyError::Schema(e.to_string())))?
     } else {
         match value {
             Value::String(s) => s.clone().into_bytes(),
             _ => {
-                return Err(DenyReason::BadBody(
-                    "this body is text: pass a string".into(),
-                ));
+                return Err(DenyReason::BadBody(BodyError::NotText));
             }
         }
     };
@@ -320,28 +255,34 @@ fn decide_target<'p>(policy: &'p Policy, call: &TargetCall) -> Result<Permit<'p>
         .target(&call.label)
         .ok_or_else(|| DenyReason::UnknownTarget {
             label: call.label.clone(),
-            why: "does not exist",
+            why: TargetDenial::DoesNotExist,
         })?;
     if target.paths.is_empty() {
         return Err(DenyReason::UnknownTarget {
             label: call.label.clone(),
-            why: "has no paths for call_target (use its route tools)",
+            why: TargetDenial::NoPaths,
         });
     }
     let method = Method::parse(&call.method).ok_or_else(|| DenyReason::MethodNotAllowed {
         method: call.method.clone(),
-        allowed: methods_text(target.paths.methods().iter()),
+        allowed: target.paths.methods().iter().collect(),
     })?;
     let path = normalize(&call.path).map_err(|e| DenyReason::PathNotAllowed {
         path: call.path.clone(),
-        why: e.message().into(),
+        why: PathDenial::Malformed(e),
     })?;
     let rules: Vec<_> = target.paths.matching(&path).collect();
     if rules.is_empty() {
-        let globs: Vec<&str> = target.paths.rules.iter().map(|r| r.glob.as_str()).collect();
+        let globs = target
+            .paths
+            .rules
+            .iter()
+            .map(|r| r.glob.as_str().to_owned());
         return Err(DenyReason::PathNotAllowed {
             path: call.path.clone(),
-            why: format!("no paths rule matches; allowed: {}", globs.join(", ")),
+            why: PathDenial::NoRuleMatches {
+                globs: globs.collect(),
+            },
         });
     }
     let granting: Vec<_> = rules
@@ -351,12 +292,10 @@ fn decide_target<'p>(policy: &'p Policy, call: &TargetCall) -> Result<Permit<'p>
     if granting.is_empty() {
         let allowed = rules
             .iter()
-            .fold(super::types::MethodSet::default(), |a, r| {
-                a.union(r.methods)
-            });
+            .fold(MethodSet::default(), |a, r| a.union(r.methods));
         return Err(DenyReason::MethodNotAllowed {
             method: call.method.clone(),
-            allowed: methods_text(allowed.iter()),
+            allowed: allowed.iter().collect(),
         });
     }
     let mut query = String::new();
@@ -364,7 +303,7 @@ fn decide_target<'p>(policy: &'p Policy, call: &TargetCall) -> Result<Permit<'p>
         if !granting.iter().any(|r| r.query.allows(name)) {
             return Err(DenyReason::QueryNotAllowed {
                 name: name.clone(),
-                allowed: query_text(&granting),
+                allowed: query_allowed(&granting),
             });
         }
         push_query_pair(&mut query, name, value);
@@ -373,22 +312,17 @@ fn decide_target<'p>(policy: &'p Policy, call: &TargetCall) -> Result<Permit<'p>
     let body = match &call.body {
         Some(_) if !method.allows_body() => {
             return Err(DenyReason::BodyNotAllowed {
-                why: "this method takes no body",
+                why: BodyDenial::MethodTakesNone,
             });
         }
         Some(b) => Bytes::from(b.clone().into_bytes()),
         None => Bytes::new(),
     };
     check_size(target, &body)?;
-    let url = target_url::build(target, path.as_str(), &query).map_err(|why| {
-        DenyReason::PathNotAllowed {
-            path: call.path.clone(),
-            why: why.into(),
-        }
-    })?;
+    let url = build_url(target, &call.path, path.as_str(), &query)?;
     Ok(Permit {
         target,
-        tool: super::request::CALL_TARGET.to_owned(),
+        tool: CALL_TARGET.to_owned(),
         route: None,
         method,
         url,
@@ -399,30 +333,16 @@ fn decide_target<'p>(policy: &'p Policy, call: &TargetCall) -> Result<Permit<'p>
     })
 }
 
-fn query_text(rules: &[&&super::model::PathRule]) -> String {
-    use super::model::QueryRule;
-    let mut names: Vec<&str> = Vec::new();
+fn query_allowed(rules: &[&&PathRule]) -> QueryAllowed {
+    let mut names: Vec<String> = Vec::new();
     for r in rules {
         match &r.query {
-            QueryRule::Any => return "any".into(),
+            QueryRule::Any => return QueryAllowed::Any,
             QueryRule::Deny => {}
-            QueryRule::Names(n) => names.extend(n.iter().map(String::as_str)),
+            QueryRule::Names(n) => names.extend(n.iter().cloned()),
         }
     }
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
-}
-
-fn methods_text(methods: impl Iterator<Item = Method>) -> String {
-    let v: Vec<&str> = methods.map(Method::as_str).collect();
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join(", ")
-    }
+    QueryAllowed::Names(names)
 }
 
 /// Caller headers that may pass. A header that is never forwarded (hop-by-hop, framing,
@@ -435,39 +355,28 @@ pub(crate) fn caller_headers(
 ) -> Result<Vec<(HeaderName, HeaderValue)>, DenyReason> {
     let mut out: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(given.len());
     for (name, value) in given {
-        let deny = |why: String| DenyReason::HeaderNotAllowed {
+        let deny = |why: HeaderDenial| DenyReason::HeaderNotAllowed {
             name: name.clone(),
             why,
         };
-        let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| deny("is not a valid header name".into()))?;
+        let header =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| deny(HeaderDenial::InvalidName))?;
         if is_forbidden_request_header(&header) {
-            return Err(deny(
-                "is never forwarded (a hop-by-hop, routing or forwarding header)".into(),
-            ));
+            return Err(deny(HeaderDenial::NeverForwarded));
         }
         if target.injects(&header) {
             continue;
         }
         if !target.may_set_header(&header) {
-            let allowed: Vec<&str> = target
-                .caller_headers
-                .iter()
-                .map(HeaderName::as_str)
-                .collect();
-            let allowed = if allowed.is_empty() {
-                "none".to_owned()
-            } else {
-                allowed.join(", ")
-            };
-            return Err(deny(format!("may not be set; allowed: {allowed}")));
+            let allowed = target.caller_headers.iter().map(|h| h.as_str().to_owned());
+            return Err(deny(HeaderDenial::NotAllowed {
+                allowed: allowed.collect(),
+            }));
         }
         if out.iter().any(|(n, _)| *n == header) {
-            return Err(deny("is given twice".into()));
+            return Err(deny(HeaderDenial::GivenTwice));
         }
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            deny("has a value with a line break or another control character".into())
-        })?;
+        let value = HeaderValue::from_str(value).map_err(|_| deny(HeaderDenial::BadValue))?;
         out.push((header, value));
     }
     Ok(out)
@@ -497,10 +406,7 @@ fn target_limits(target: &Target) -> CallLimits {
 fn narrowed(target: &Target, n: &Narrowing) -> Result<CallLimits, DenyReason> {
     let mut l = target_limits(target);
     let bad = |argument: &str, message: &str| {
-        DenyReason::BadArgument(ArgumentError {
-            argument: argument.into(),
-            message: message.into(),
-        })
+        DenyReason::BadArgument(ArgumentError::new(argument, message))
     };
     if let Some(ms) = n.timeout_ms {
         let t = Duration::from_millis(ms);
@@ -524,6 +430,45 @@ fn narrowed(target: &Target, n: &Narrowing) -> Result<CallLimits, DenyReason> {
     Ok(l)
 }
 
+/// Why a redirect hop was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HopError {
+    /// The `Location` header is not text.
+    LocationNotText,
+    /// The `Location` does not resolve to a URL.
+    NotAUrl { location: String },
+    /// It leaves the target's origin or base path.
+    Url { why: UrlError, location: String },
+    /// Its path is one a caller's path could not be.
+    Path(PathError),
+    /// The route or the `paths` rules do not grant it.
+    NotGranted { method: Method, path: String },
+}
+
+impl std::fmt::Display for HopError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HopError::LocationNotText => f.write_str("the Location header is not text"),
+            HopError::NotAUrl { location } => write!(f, "Location '{location}' is not a URL"),
+            HopError::Url { why, location } => write!(f, "{why} (Location '{location}')"),
+            HopError::Path(e) => write!(f, "{e}"),
+            HopError::NotGranted { method, path } => {
+                write!(f, "{method} {path} is not granted on this target")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HopError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HopError::Url { why, .. } => Some(why),
+            HopError::Path(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Decides a redirect hop like a first request: same origin, under the base path, and granted
 /// to `method` by the route's template (route tools) or a `paths` rule (call_target).
 pub fn decide_hop<'p>(
@@ -531,17 +476,21 @@ pub fn decide_hop<'p>(
     location: &str,
     method: Method,
     keep_body: bool,
-) -> Result<Permit<'p>, String> {
+) -> Result<Permit<'p>, HopError> {
     let target = permit.target;
-    let base = url::Url::parse(permit.url.as_str())
-        .map_err(|_| "the current URL does not parse".to_owned())?;
-    let next = base
-        .join(location)
-        .map_err(|_| format!("Location '{location}' is not a URL"))?;
-    let url = target_url::from_checked_hop(target, &next)
-        .map_err(|why| format!("{why} (Location '{location}')"))?;
+    let not_a_url = || HopError::NotAUrl {
+        location: location.to_owned(),
+    };
+    // The current URL was built and checked by `decide`, so it parses; should it not, the hop
+    // is refused rather than followed.
+    let base = url::Url::parse(permit.url.as_str()).map_err(|_| not_a_url())?;
+    let next = base.join(location).map_err(|_| not_a_url())?;
+    let url = target_url::from_checked_hop(target, &next).map_err(|why| HopError::Url {
+        why,
+        location: location.to_owned(),
+    })?;
     let rel = &next.path()[target.base_path.as_str().len()..];
-    let path = normalize(rel).map_err(|e| e.message().to_owned())?;
+    let path = normalize(rel).map_err(HopError::Path)?;
     let granted = match permit.route {
         Some(route) => {
             route.method == method && route.template.matches(path.as_str(), &route.params)
@@ -552,10 +501,10 @@ pub fn decide_hop<'p>(
             .any(|r| r.methods.contains(method)),
     };
     if !granted {
-        return Err(format!(
-            "{method} {} is not granted on this target",
-            path.as_str()
-        ));
+        return Err(HopError::NotGranted {
+            method,
+            path: path.as_str().to_owned(),
+        });
     }
     Ok(permit.for_hop(method, url, path.as_str().to_owned(), keep_body))
 }

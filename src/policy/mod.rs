@@ -4,6 +4,7 @@
 pub mod compile;
 mod compile_route;
 pub mod decide;
+pub mod deny;
 pub mod headers;
 pub mod limits;
 pub mod model;
@@ -15,13 +16,16 @@ pub mod schema;
 pub mod secret;
 pub mod target_url;
 pub mod template;
+pub mod tool;
 pub mod types;
 
 pub use compile_route::{RESERVED_ARGUMENTS, valid_query_name};
-pub use decide::{CallLimits, Decision, DenyReason, Permit, decide};
+pub use decide::{CallLimits, Decision, HopError, Permit, decide};
+pub use deny::DenyReason;
 pub use model::{
     BodySpec, Dangerous, InjectedHeader, PathRule, PathRules, Policy, QueryRule, Route, Target,
 };
 pub use request::{ArgumentError, CallRequest};
 pub use secret::SecretMode;
+pub use tool::{CALL_TARGET, LIST_TARGETS, ToolKind, UpstreamTool};
 pub use types::{Label, Method, MethodSet, Origin, ToolName};

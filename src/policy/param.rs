@@ -1,6 +1,7 @@
 //! Path and query parameter declarations: a type, an optional pattern and an optional enum.
 //! A value is checked against its declaration before it is encoded into a URL.
 
+use super::template::ValueError;
 use regex::{Regex, RegexBuilder};
 use serde_json::{Value, json};
 use std::sync::OnceLock;
@@ -122,6 +123,41 @@ fn first_line(s: &str) -> &str {
     last.strip_prefix("error: ").unwrap_or(last)
 }
 
+/// Why a parameter value was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamError {
+    Required,
+    WrongType(ParamType),
+    TooLong {
+        limit: usize,
+    },
+    /// Not one of the declared `enum` values (these).
+    NotOneOf(Vec<Value>),
+    NoMatch {
+        pattern: String,
+    },
+    /// The value cannot fill a path segment.
+    Segment(ValueError),
+}
+
+impl std::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamError::Required => f.write_str("is required"),
+            ParamError::WrongType(kind) => write!(f, "must be {}", kind.with_article()),
+            ParamError::TooLong { limit } => write!(f, "is longer than {limit} bytes"),
+            ParamError::NotOneOf(values) => {
+                let allowed: Vec<String> = values.iter().map(Value::to_string).collect();
+                write!(f, "must be one of {}", allowed.join(", "))
+            }
+            ParamError::NoMatch { pattern } => write!(f, "does not match the pattern {pattern}"),
+            ParamError::Segment(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ParamError {}
+
 /// A declared parameter.
 #[derive(Debug, Clone)]
 pub struct ParamSpec {
@@ -150,25 +186,28 @@ impl ParamSpec {
     }
 
     /// Checks a caller's value and gives the text to encode, or why it is refused.
-    pub fn check(&self, value: &Value) -> Result<String, String> {
+    pub fn check(&self, value: &Value) -> Result<String, ParamError> {
         let text = match (self.kind, value) {
             (ParamType::String, Value::String(s)) => s.clone(),
             (ParamType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
             (ParamType::Number, Value::Number(n)) => n.to_string(),
             (ParamType::Boolean, Value::Bool(b)) => b.to_string(),
-            _ => return Err(format!("must be {}", self.kind.with_article())),
+            _ => return Err(ParamError::WrongType(self.kind)),
         };
         if text.len() > MAX_PARAM_VALUE_BYTES {
-            return Err(format!("is longer than {MAX_PARAM_VALUE_BYTES} bytes"));
+            return Err(ParamError::TooLong {
+                limit: MAX_PARAM_VALUE_BYTES,
+            });
         }
         if !self.one_of.is_empty() && !self.one_of.contains(value) {
-            let allowed: Vec<String> = self.one_of.iter().map(Value::to_string).collect();
-            return Err(format!("must be one of {}", allowed.join(", ")));
+            return Err(ParamError::NotOneOf(self.one_of.clone()));
         }
         if let Some(p) = &self.pattern
             && !p.is_match(&text)
         {
-            return Err(format!("does not match the pattern {}", p.as_str()));
+            return Err(ParamError::NoMatch {
+                pattern: p.as_str().to_owned(),
+            });
         }
         Ok(text)
     }
@@ -229,12 +268,20 @@ mod tests {
         assert_eq!(id.check(&json!("inv_12345678")), Ok("inv_12345678".into()));
         assert_eq!(
             id.check(&json!("inv_1/../x")),
-            Err("does not match the pattern ^inv_[0-9a-z]{8,32}$".into())
+            Err(ParamError::NoMatch {
+                pattern: "^inv_[0-9a-z]{8,32}$".into()
+            })
         );
-        assert_eq!(id.check(&json!(5)), Err("must be a string".into()));
+        assert_eq!(
+            id.check(&json!(5)),
+            Err(ParamError::WrongType(ParamType::String))
+        );
         let n = spec(ParamType::Integer, None, vec![]);
         assert_eq!(n.check(&json!(42)), Ok("42".into()));
-        assert_eq!(n.check(&json!(4.5)), Err("must be an integer".into()));
+        assert_eq!(
+            n.check(&json!(4.5)),
+            Err(ParamError::WrongType(ParamType::Integer))
+        );
         let e = spec(
             ParamType::String,
             None,
@@ -243,14 +290,17 @@ mod tests {
         assert_eq!(e.check(&json!("lines")), Ok("lines".into()));
         assert_eq!(
             e.check(&json!("x")),
-            Err("must be one of \"lines\", \"customer\"".into())
+            Err(ParamError::NotOneOf(vec![
+                json!("lines"),
+                json!("customer")
+            ]))
         );
         let long = "a".repeat(MAX_PARAM_VALUE_BYTES + 1);
-        assert!(
-            spec(ParamType::String, None, vec![])
-                .check(&json!(long))
-                .unwrap_err()
-                .contains("longer")
+        assert_eq!(
+            spec(ParamType::String, None, vec![]).check(&json!(long)),
+            Err(ParamError::TooLong {
+                limit: MAX_PARAM_VALUE_BYTES
+            })
         );
     }
 

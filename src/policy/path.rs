@@ -45,6 +45,14 @@ impl PathError {
     }
 }
 
+impl std::fmt::Display for PathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for PathError {}
+
 /// A path in canonical form: starts with '/', no dot or empty segments, percent-encoding
 /// normalized (unreserved characters decoded, other triplets upper-case, characters outside
 /// RFC 3986 `pchar` encoded). Only `normalize` makes one.

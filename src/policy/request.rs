@@ -1,13 +1,11 @@
 //! `CallRequest::parse`: MCP tool arguments into a typed, bounded request. It checks shape and
 //! size only; whether the request is granted is `decide`'s job. A bad argument is an error that
 //! names the argument and says why, which becomes an `isError` result the model can act on.
+//! Which tool a name stands for is `Policy::tool`'s job, done once before parsing.
 
+use super::model::{Route, Target};
+use super::tool::{LIST_TARGETS, UpstreamTool};
 use serde_json::{Map, Value};
-
-/// The tool that lists targets reachable through `call_target`.
-pub const LIST_TARGETS: &str = "list_targets";
-/// The free-form tool, compatible with tunnel-client's Harpoon.
-pub const CALL_TARGET: &str = "call_target";
 
 /// Most arguments in one call: routes declare a handful.
 pub const MAX_ARGUMENTS: usize = 256;
@@ -20,36 +18,42 @@ pub const MAX_QUERY_PARAMS: usize = 128;
 /// Longest query value.
 pub const MAX_QUERY_VALUE_BYTES: usize = 2048;
 
-/// A parsed tool call. It borrows the arguments: decisions cost no copy of them.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CallRequest<'a> {
-    ListTargets,
+/// The argument of a route tool that carries caller headers.
+pub const HEADERS_ARGUMENT: &str = "headers";
+/// The argument of a route tool that carries the request body.
+pub const BODY_ARGUMENT: &str = "body";
+
+/// A parsed call of a tool that sends an upstream request. It borrows the policy's route and
+/// the arguments: decisions cost no copy of them.
+#[derive(Debug, Clone)]
+pub enum CallRequest<'p, 'a> {
     /// A route tool: its parameter values, caller headers and body, not yet checked against
     /// the route.
-    Route(RouteCall<'a>),
+    Route(RouteCall<'p, 'a>),
     /// `call_target`: free-form access to a target's `paths`.
     Target(TargetCall),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct RouteCall<'a> {
-    pub tool: &'a str,
+#[derive(Debug, Clone)]
+pub struct RouteCall<'p, 'a> {
+    pub target: &'p Target,
+    pub route: &'p Route,
     args: &'a Map<String, Value>,
     pub headers: Vec<(String, String)>,
     pub body: Option<&'a Value>,
 }
 
-impl<'a> RouteCall<'a> {
+impl<'a> RouteCall<'_, 'a> {
     /// Names of the parameter arguments (everything but `headers` and `body`).
     pub fn value_names(&self) -> impl Iterator<Item = &'a String> {
         self.args
             .keys()
-            .filter(|k| k.as_str() != "headers" && k.as_str() != "body")
+            .filter(|k| k.as_str() != HEADERS_ARGUMENT && k.as_str() != BODY_ARGUMENT)
     }
 
     pub fn value(&self, name: &str) -> Option<&'a Value> {
         match name {
-            "headers" | "body" => None,
+            HEADERS_ARGUMENT | BODY_ARGUMENT => None,
             _ => self.args.get(name),
         }
     }
@@ -77,6 +81,57 @@ pub struct Narrowing {
     pub max_redirects: Option<u64>,
 }
 
+/// The arguments of `call_target`: the one list that parsing and the tool's input schema
+/// (`catalog`) both go by, so neither can know an argument the other does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallTargetArgument {
+    Label,
+    Method,
+    Path,
+    Query,
+    Headers,
+    Body,
+    TimeoutMs,
+    MaxResponseBytes,
+    FollowRedirects,
+    MaxRedirects,
+}
+
+impl CallTargetArgument {
+    /// Every argument, in the order the input schema lists them.
+    pub const ALL: [Self; 10] = [
+        Self::Label,
+        Self::Method,
+        Self::Path,
+        Self::Query,
+        Self::Headers,
+        Self::Body,
+        Self::TimeoutMs,
+        Self::MaxResponseBytes,
+        Self::FollowRedirects,
+        Self::MaxRedirects,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Label => "label",
+            Self::Method => "method",
+            Self::Path => "path",
+            Self::Query => "query",
+            Self::Headers => "headers",
+            Self::Body => "body",
+            Self::TimeoutMs => "timeout_ms",
+            Self::MaxResponseBytes => "max_response_bytes",
+            Self::FollowRedirects => "follow_redirects",
+            Self::MaxRedirects => "max_redirects",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
 /// Which argument is wrong, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgumentError {
@@ -85,7 +140,7 @@ pub struct ArgumentError {
 }
 
 impl ArgumentError {
-    fn new(argument: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(argument: &str, message: impl Into<String>) -> Self {
         Self {
             argument: argument.to_owned(),
             message: message.into(),
@@ -99,27 +154,28 @@ impl std::fmt::Display for ArgumentError {
     }
 }
 
-const CALL_TARGET_ARGUMENTS: &[&str] = &[
-    "label",
-    "method",
-    "path",
-    "query",
-    "headers",
-    "body",
-    "timeout_ms",
-    "max_response_bytes",
-    "follow_redirects",
-    "max_redirects",
-];
+impl std::error::Error for ArgumentError {}
 
 /// The arguments of a call that has none.
 static NO_ARGUMENTS: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
 
-impl<'a> CallRequest<'a> {
-    /// Parses the arguments of tool `name`. Missing arguments count as an empty object, as MCP
-    /// clients may omit them.
+/// Checks the arguments of `list_targets`, which takes none. Missing arguments count as an
+/// empty object, as MCP clients may omit them.
+pub fn check_list_targets(arguments: Option<&Map<String, Value>>) -> Result<(), ArgumentError> {
+    match arguments.and_then(|a| a.keys().next()) {
+        Some(k) => Err(ArgumentError::new(
+            k,
+            format!("is not an argument of {LIST_TARGETS}, which takes none"),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl<'p, 'a> CallRequest<'p, 'a> {
+    /// Parses the arguments of `tool` (resolved by `Policy::tool`). Missing arguments count as
+    /// an empty object, as MCP clients may omit them.
     pub fn parse(
-        name: &'a str,
+        tool: UpstreamTool<'p>,
         arguments: Option<&'a Map<String, Value>>,
     ) -> Result<Self, ArgumentError> {
         let args = arguments.unwrap_or(&NO_ARGUMENTS);
@@ -129,27 +185,19 @@ impl<'a> CallRequest<'a> {
                 format!("count {} is above {MAX_ARGUMENTS}", args.len()),
             ));
         }
-        match name {
-            LIST_TARGETS => {
-                if let Some(k) = args.keys().next() {
-                    return Err(ArgumentError::new(
-                        k,
-                        "is not an argument of list_targets, which takes none",
-                    ));
-                }
-                Ok(CallRequest::ListTargets)
-            }
-            CALL_TARGET => parse_call_target(args).map(CallRequest::Target),
-            tool => {
-                let headers = match args.get("headers") {
+        match tool {
+            UpstreamTool::CallTarget => parse_call_target(args).map(CallRequest::Target),
+            UpstreamTool::Route { target, route } => {
+                let headers = match args.get(HEADERS_ARGUMENT) {
                     Some(h) => parse_headers(h)?,
                     None => Vec::new(),
                 };
                 Ok(CallRequest::Route(RouteCall {
-                    tool,
+                    target,
+                    route,
                     args,
                     headers,
-                    body: args.get("body"),
+                    body: args.get(BODY_ARGUMENT),
                 }))
             }
         }
@@ -157,78 +205,71 @@ impl<'a> CallRequest<'a> {
 }
 
 fn parse_call_target(args: &Map<String, Value>) -> Result<TargetCall, ArgumentError> {
-    let known = |k: &str| {
-        matches!(
-            k,
-            "label"
-                | "method"
-                | "path"
-                | "query"
-                | "headers"
-                | "body"
-                | "timeout_ms"
-                | "max_response_bytes"
-                | "follow_redirects"
-                | "max_redirects"
-        )
-    };
-    if let Some(k) = args.keys().find(|k| !known(k)) {
+    use CallTargetArgument as A;
+    if let Some(k) = args.keys().find(|k| A::from_name(k).is_none()) {
+        let names: Vec<&str> = A::ALL.iter().map(|a| a.name()).collect();
         return Err(ArgumentError::new(
             k,
             format!(
-                "is not an argument of call_target; use {}",
-                CALL_TARGET_ARGUMENTS.join(", ")
+                "is not an argument of {}; use {}",
+                super::tool::CALL_TARGET,
+                names.join(", ")
             ),
         ));
     }
-    let string = |name: &str, max: usize| -> Result<Option<String>, ArgumentError> {
-        match args.get(name) {
-            None | Some(Value::Null) => Ok(None),
+    let get = |a: A| match args.get(a.name()) {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v),
+    };
+    let string = |a: A, max: usize| -> Result<Option<String>, ArgumentError> {
+        match get(a) {
+            None => Ok(None),
             Some(Value::String(s)) if s.len() <= max => Ok(Some(s.clone())),
             Some(Value::String(_)) => Err(ArgumentError::new(
-                name,
+                a.name(),
                 format!("is longer than {max} bytes"),
             )),
-            Some(_) => Err(ArgumentError::new(name, "must be a string")),
+            Some(_) => Err(ArgumentError::new(a.name(), "must be a string")),
         }
     };
-    let label = string("label", 64)?.ok_or_else(|| ArgumentError::new("label", "is required"))?;
-    let method =
-        string("method", 16)?.ok_or_else(|| ArgumentError::new("method", "is required"))?;
-    let path = string("path", super::path::MAX_PATH_LEN)?.unwrap_or_else(|| "/".to_owned());
-    let query = match args.get("query") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(q) => parse_query(q)?,
+    let required = |a: A, max: usize| {
+        string(a, max)?.ok_or_else(|| ArgumentError::new(a.name(), "is required"))
     };
-    let headers = match args.get("headers") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(h) => parse_headers(h)?,
-    };
-    let body = match args.get("body") {
-        None | Some(Value::Null) => None,
+    let label = required(A::Label, super::types::MAX_LABEL_LEN)?;
+    let method = required(A::Method, 16)?;
+    let path = string(A::Path, super::path::MAX_PATH_LEN)?.unwrap_or_else(|| "/".to_owned());
+    let query = get(A::Query)
+        .map(parse_query)
+        .transpose()?
+        .unwrap_or_default();
+    let headers = get(A::Headers)
+        .map(parse_headers)
+        .transpose()?
+        .unwrap_or_default();
+    let body = match get(A::Body) {
+        None => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
             return Err(ArgumentError::new(
-                "body",
+                A::Body.name(),
                 "must be a string (the raw request body)",
             ));
         }
     };
-    let uint = |name: &str| -> Result<Option<u64>, ArgumentError> {
-        match args.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| ArgumentError::new(name, "must be a non-negative integer")),
-        }
+    let uint = |a: A| -> Result<Option<u64>, ArgumentError> {
+        get(a)
+            .map(|v| {
+                v.as_u64()
+                    .ok_or_else(|| ArgumentError::new(a.name(), "must be a non-negative integer"))
+            })
+            .transpose()
     };
-    let follow_redirects = match args.get("follow_redirects") {
-        None | Some(Value::Null) => None,
+    let follow_redirects = match get(A::FollowRedirects) {
+        None => None,
         Some(Value::Bool(b)) => Some(*b),
         Some(_) => {
             return Err(ArgumentError::new(
-                "follow_redirects",
+                A::FollowRedirects.name(),
                 "must be true or false",
             ));
         }
@@ -241,10 +282,10 @@ fn parse_call_target(args: &Map<String, Value>) -> Result<TargetCall, ArgumentEr
         headers,
         body,
         narrow: Narrowing {
-            timeout_ms: uint("timeout_ms")?,
-            max_response_bytes: uint("max_response_bytes")?,
+            timeout_ms: uint(A::TimeoutMs)?,
+            max_response_bytes: uint(A::MaxResponseBytes)?,
             follow_redirects,
-            max_redirects: uint("max_redirects")?,
+            max_redirects: uint(A::MaxRedirects)?,
         },
     })
 }
@@ -327,38 +368,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(name: &str, args: Value) -> Result<CallRequest<'static>, ArgumentError> {
-        let name: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    fn parse_target(args: Value) -> Result<TargetCall, ArgumentError> {
         let args: &'static Value = Box::leak(Box::new(args));
-        CallRequest::parse(name, args.as_object())
-    }
-
-    #[test]
-    fn route_arguments_split_headers_and_body() {
-        let r = parse(
-            "billing.get",
-            json!({"id": "x", "headers": {"Accept": "a"}, "body": {"k": 1}}),
-        )
-        .unwrap();
-        let CallRequest::Route(r) = r else {
-            panic!("route")
-        };
-        assert_eq!(r.value_names().collect::<Vec<_>>(), ["id"]);
-        assert_eq!(r.value("id"), Some(&json!("x")));
-        assert_eq!(r.headers, vec![("Accept".to_owned(), "a".to_owned())]);
-        assert_eq!(r.body, Some(&json!({"k": 1})));
-        assert!(matches!(
-            CallRequest::parse("t.x", None),
-            Ok(CallRequest::Route(_))
-        ));
+        match CallRequest::parse(UpstreamTool::CallTarget, args.as_object())? {
+            CallRequest::Target(t) => Ok(t),
+            CallRequest::Route(_) => panic!("call_target parses as a target call"),
+        }
     }
 
     #[test]
     fn call_target_shape() {
-        let r = parse("call_target", json!({"label": "b", "method": "GET", "query": {"a": [1, "x"], "b": true}, "max_redirects": 0})).unwrap();
-        let CallRequest::Target(t) = r else {
-            panic!("target")
-        };
+        let t = parse_target(json!({"label": "b", "method": "GET", "query": {"a": [1, "x"], "b": true}, "max_redirects": 0})).unwrap();
         assert_eq!(t.path, "/");
         assert_eq!(
             t.query,
@@ -372,47 +392,69 @@ mod tests {
     }
 
     #[test]
+    fn every_call_target_argument_has_one_name() {
+        for a in CallTargetArgument::ALL {
+            assert_eq!(CallTargetArgument::from_name(a.name()), Some(a));
+        }
+        assert_eq!(CallTargetArgument::from_name("url"), None);
+    }
+
+    #[test]
     fn bad_arguments_name_the_argument() {
         let cases = [
-            (json!({"method": "GET"}), "argument 'label' is required"),
+            (
+                json!({"method": "GET"}),
+                ArgumentError::new("label", "is required"),
+            ),
             (
                 json!({"label": 1, "method": "GET"}),
-                "argument 'label' must be a string",
+                ArgumentError::new("label", "must be a string"),
             ),
             (
                 json!({"label": "a", "method": "GET", "url": "http://x"}),
-                "argument 'url' is not an argument of call_target",
+                ArgumentError::new(
+                    "url",
+                    "is not an argument of call_target; use label, method, path, query, headers, body, timeout_ms, max_response_bytes, follow_redirects, max_redirects",
+                ),
             ),
             (
                 json!({"label": "a", "method": "GET", "headers": ["x"]}),
-                "argument 'headers' must be an object",
+                ArgumentError::new(
+                    "headers",
+                    "must be an object of header names to string values",
+                ),
             ),
             (
                 json!({"label": "a", "method": "GET", "headers": {"X": 1}}),
-                "argument 'headers.X' must be a string",
+                ArgumentError::new("headers.X", "must be a string"),
             ),
             (
                 json!({"label": "a", "method": "GET", "body": {"a": 1}}),
-                "argument 'body' must be a string",
+                ArgumentError::new("body", "must be a string (the raw request body)"),
             ),
             (
                 json!({"label": "a", "method": "GET", "query": {"q": {"x": 1}}}),
-                "argument 'query.q' must be a string",
+                ArgumentError::new(
+                    "query.q",
+                    "must be a string, number, boolean or a list of them",
+                ),
             ),
             (
                 json!({"label": "a", "method": "GET", "timeout_ms": -1}),
-                "argument 'timeout_ms' must be a non-negative integer",
+                ArgumentError::new("timeout_ms", "must be a non-negative integer"),
             ),
         ];
         for (args, want) in cases {
-            let e = parse("call_target", args.clone()).unwrap_err().to_string();
-            assert!(e.starts_with(want), "{args}: {e}");
+            assert_eq!(parse_target(args.clone()).unwrap_err(), want, "{args}");
         }
-        assert!(
-            parse("list_targets", json!({"x": 1}))
-                .unwrap_err()
-                .to_string()
-                .contains("takes none")
+        let one: Map<String, Value> = [("x".to_owned(), json!(1))].into_iter().collect();
+        assert_eq!(
+            check_list_targets(Some(&one)),
+            Err(ArgumentError::new(
+                "x",
+                "is not an argument of list_targets, which takes none"
+            ))
         );
+        assert_eq!(check_list_targets(None), Ok(()));
     }
 }

@@ -23,6 +23,38 @@ impl std::fmt::Display for TargetUrl {
     }
 }
 
+/// Why a built URL, or a redirect's, was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlError {
+    NotAbsolute,
+    HopLeavesOrigin,
+    HopLeavesBasePath,
+    DoesNotParse,
+    LeftOrigin,
+    GainedUserInfoOrFragment,
+    PathChanged,
+    QueryChanged,
+}
+
+impl std::fmt::Display for UrlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UrlError::NotAbsolute => "the path does not start with '/'",
+            UrlError::HopLeavesOrigin => "the redirect leaves the target's origin",
+            UrlError::HopLeavesBasePath => "the redirect leaves the target's base path",
+            UrlError::DoesNotParse => "the built URL does not parse",
+            UrlError::LeftOrigin => "the built URL left the target's origin",
+            UrlError::GainedUserInfoOrFragment => "the built URL gained user info or a fragment",
+            UrlError::PathChanged => {
+                "the built URL's path is not the checked path under the base path"
+            }
+            UrlError::QueryChanged => "the built URL's query is not the checked query",
+        })
+    }
+}
+
+impl std::error::Error for UrlError {}
+
 /// Appends `name=value` to an encoded query, both encoded with an empty safe set.
 pub fn push_query_pair(query: &mut String, name: &str, value: &str) {
     use super::template::PARAM_VALUE_ENCODE_SET as SET;
@@ -36,9 +68,9 @@ pub fn push_query_pair(query: &mut String, name: &str, value: &str) {
 
 /// Builds `base_url + path [+ '?' + query]` and checks it. `path` starts with '/' and is
 /// already encoded; `query` is already encoded (see `push_query_pair`).
-pub fn build(target: &Target, path: &str, query: &str) -> Result<TargetUrl, &'static str> {
+pub fn build(target: &Target, path: &str, query: &str) -> Result<TargetUrl, UrlError> {
     if !path.starts_with('/') {
-        return Err("the path does not start with '/'");
+        return Err(UrlError::NotAbsolute);
     }
     let base = target.base_url();
     let mut s = String::with_capacity(base.len() + path.len() + query.len() + 1);
@@ -53,15 +85,15 @@ pub fn build(target: &Target, path: &str, query: &str) -> Result<TargetUrl, &'st
 }
 
 /// The URL of a redirect hop, if it keeps the target's origin and stays under its base path.
-pub fn from_checked_hop(target: &Target, url: &url::Url) -> Result<TargetUrl, &'static str> {
+pub fn from_checked_hop(target: &Target, url: &url::Url) -> Result<TargetUrl, UrlError> {
     if !same_origin(target, url) {
-        return Err("the redirect leaves the target's origin");
+        return Err(UrlError::HopLeavesOrigin);
     }
     let full_path = url.path();
     let path = full_path
         .strip_prefix(target.base_path.as_str())
         .filter(|p| p.starts_with('/'))
-        .ok_or("the redirect leaves the target's base path")?;
+        .ok_or(UrlError::HopLeavesBasePath)?;
     build(target, path, url.query().unwrap_or(""))
 }
 
@@ -83,27 +115,27 @@ fn same_origin(target: &Target, url: &url::Url) -> bool {
 /// Resolves the built reference against the target's base, parsed once at load, with the
 /// WHATWG parser: any dot segment, scheme-relative form or stray character it would reinterpret
 /// shows up as a mismatch. (Parsing against the cached base skips re-parsing the host.)
-fn check(target: &Target, s: &str, path: &str, query: &str) -> Result<(), &'static str> {
+fn check(target: &Target, s: &str, path: &str, query: &str) -> Result<(), UrlError> {
     let reference = &s[target.base_url().len() - target.base_path.as_str().len()..];
     let url = target
         .base
         .join(reference)
-        .map_err(|_| "the built URL does not parse")?;
+        .map_err(|_| UrlError::DoesNotParse)?;
     if !same_origin(target, &url) {
-        return Err("the built URL left the target's origin");
+        return Err(UrlError::LeftOrigin);
     }
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
-        return Err("the built URL gained user info or a fragment");
+        return Err(UrlError::GainedUserInfoOrFragment);
     }
     let base = target.base_path.as_str();
     if url.path().len() != base.len() + path.len()
         || !url.path().starts_with(base)
         || !url.path().ends_with(path)
     {
-        return Err("the built URL's path is not the checked path under the base path");
+        return Err(UrlError::PathChanged);
     }
     if url.query().unwrap_or("") != query {
-        return Err("the built URL's query is not the checked query");
+        return Err(UrlError::QueryChanged);
     }
     Ok(())
 }

@@ -187,15 +187,33 @@ impl PathTemplate {
 /// A value may fill a segment unless it is empty, or a dot segment (`.`, `..`, or one of them
 /// followed by `;` parameters, which some servers strip before resolving): those would vanish
 /// or climb once an upstream decodes and normalizes the path.
-pub fn check_value(value: &str) -> Result<(), &'static str> {
+pub fn check_value(value: &str) -> Result<(), ValueError> {
     if value.is_empty() {
-        return Err("is empty");
+        return Err(ValueError::Empty);
     }
     if super::path::is_dot_segment(value) {
-        return Err("is a dot segment");
+        return Err(ValueError::DotSegment);
     }
     Ok(())
 }
+
+/// Why a value cannot fill a path segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueError {
+    Empty,
+    DotSegment,
+}
+
+impl std::fmt::Display for ValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ValueError::Empty => "is empty",
+            ValueError::DotSegment => "is a dot segment",
+        })
+    }
+}
+
+impl std::error::Error for ValueError {}
 
 fn parse_segment(part: &str) -> Result<Segment, TemplateError> {
     let err = |m: String| Err(TemplateError::Syntax(m));
@@ -317,12 +335,12 @@ mod tests {
 
     #[test]
     fn dot_and_empty_values_are_refused() {
-        assert_eq!(check_value(""), Err("is empty"));
-        assert_eq!(check_value("."), Err("is a dot segment"));
-        assert_eq!(check_value(".."), Err("is a dot segment"));
+        assert_eq!(check_value(""), Err(ValueError::Empty));
+        assert_eq!(check_value("."), Err(ValueError::DotSegment));
+        assert_eq!(check_value(".."), Err(ValueError::DotSegment));
         assert_eq!(check_value("..."), Ok(()));
-        assert_eq!(check_value("..;x"), Err("is a dot segment"));
-        assert_eq!(check_value(".;"), Err("is a dot segment"));
+        assert_eq!(check_value("..;x"), Err(ValueError::DotSegment));
+        assert_eq!(check_value(".;"), Err(ValueError::DotSegment));
         assert_eq!(check_value("a;b"), Ok(()));
     }
 }

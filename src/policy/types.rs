@@ -68,9 +68,6 @@ impl RouteName {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ToolName(String);
 
-/// Names of harpoon's own tools, which no route may take.
-pub const BUILTIN_TOOLS: &[&str] = &["list_targets", "call_target"];
-
 /// Longest tool name MCP allows.
 pub const MAX_TOOL_NAME_LEN: usize = 128;
 
@@ -95,7 +92,7 @@ impl ToolName {
                 "tool name '{s}' may hold only letters, digits, '_', '.' and '-'"
             ));
         }
-        if BUILTIN_TOOLS.contains(&s) {
+        if super::tool::BUILTIN_TOOLS.contains(&s) {
             return Err(format!("tool name '{s}' is one of harpoon's own tools"));
         }
         Ok(Self(s.to_owned()))

@@ -7,6 +7,7 @@
 //! (it may have run); requests that change nothing (`initialize`, `tools/list`, `ping`, ...)
 //! are requeued if the replica holding them goes quiet, so another replica answers them.
 
+use super::bearer::{self, MAX_MCP_BODY_BYTES};
 use super::poll_protocol::{
     Command, MAX_POLL_LIMIT, MAX_POLL_TIMEOUT, MAX_REPLY_BODY_BYTES, PollResponse, Reply,
 };
@@ -24,8 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 
-/// Largest MCP request body the public side reads.
-pub const MAX_MCP_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Default time an MCP caller waits for its reply.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default most commands queued per tunnel; past it callers get an "overloaded" error.
@@ -235,22 +234,6 @@ fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
     )
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-}
-
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 /// The edge offers no standalone stream and no session to end.
 async fn not_allowed() -> Response {
     let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
@@ -288,17 +271,14 @@ async fn mcp(
         );
     };
     if let Some(token) = &edge.options.client_token
-        && !bearer(&headers).is_some_and(|b| same(b, token))
+        && !bearer::matches(&headers, token)
     {
-        let mut r = jsonrpc_error(
+        return bearer::unauthorized(jsonrpc_error(
             StatusCode::UNAUTHORIZED,
             &Value::Null,
             -32000,
             "a bearer token is required",
-        );
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return r;
+        ));
     }
     let bytes = match axum::body::to_bytes(body, MAX_MCP_BODY_BYTES).await {
         Ok(b) => b,
@@ -434,15 +414,12 @@ fn authorize_tunnel(
             &format!("no tunnel '{id}' on this edge"),
         ));
     };
-    if !bearer(headers).is_some_and(|b| same(b, &tunnel.token)) {
-        let mut r = api_error(
+    if !bearer::matches(headers, &tunnel.token) {
+        return Err(bearer::unauthorized(api_error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "the tunnel token is missing or wrong",
-        );
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return Err(r);
+        )));
     }
     Ok(Arc::clone(tunnel))
 }

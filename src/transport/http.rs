@@ -2,6 +2,7 @@
 //! `/healthz`, `/readyz` and `/metrics`. `/mcp` checks Host and Origin (DNS rebinding), caps
 //! request bodies, and requires a bearer token when one is configured.
 
+use super::bearer;
 use crate::service::HarpoonService;
 use axum::Router;
 use axum::body::Body;
@@ -16,9 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Largest MCP request body: a tool call's arguments, a request body included, fit well
-/// within it (the largest request body a target may allow is 4 MiB).
-pub const MAX_MCP_BODY_BYTES: usize = 8 * 1024 * 1024;
+pub use super::bearer::MAX_MCP_BODY_BYTES;
 
 /// A listener whose connections send each write at once (`TCP_NODELAY`). Without it, a reply
 /// streamed as several small SSE writes waits out Nagle's algorithm and the peer's delayed ACK:
@@ -173,31 +172,8 @@ async fn require_token(State(s): State<AppState>, request: Request<Body>, next: 
     let Some(token) = &s.token else {
         return next.run(request).await;
     };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes())) {
+    if bearer::matches(request.headers(), token) {
         return next.run(request).await;
     }
-    let mut r = (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
-    r.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    r
-}
-
-/// Compares without an early exit, so the time taken says nothing about where they differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn constant_time_eq_compares_exactly() {
-        assert!(super::constant_time_eq(b"abc", b"abc"));
-        assert!(!super::constant_time_eq(b"abc", b"abd"));
-        assert!(!super::constant_time_eq(b"abc", b"ab"));
-    }
+    bearer::unauthorized("a bearer token is required\n")
 }

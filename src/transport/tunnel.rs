@@ -45,14 +45,16 @@ pub struct TunnelOptions {
 }
 
 /// Why a tunnel stopped on its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum TunnelError {
     /// 401/403: the edge refused the token. Retrying cannot help.
     Refused(u16),
     /// 404: the edge has no such tunnel.
     UnknownTunnel,
+    /// TLS for the connection to the edge could not be set up.
+    Tls(crate::callout::TlsError),
     /// The HTTP client could not be set up.
-    Setup(String),
+    Client(reqwest::Error),
 }
 
 impl std::fmt::Display for TunnelError {
@@ -65,7 +67,18 @@ impl std::fmt::Display for TunnelError {
             TunnelError::UnknownTunnel => {
                 write!(f, "the edge knows no such tunnel id; check --tunnel-id")
             }
-            TunnelError::Setup(e) => write!(f, "the tunnel could not start: {e}"),
+            TunnelError::Tls(e) => write!(f, "the tunnel could not start: {e}"),
+            TunnelError::Client(e) => write!(f, "the tunnel could not start: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TunnelError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TunnelError::Tls(e) => Some(e),
+            TunnelError::Client(e) => Some(e),
+            _ => None,
         }
     }
 }
@@ -232,14 +245,14 @@ pub async fn run(
 ) -> Result<(), TunnelError> {
     let tls = crate::callout::client::tls_config()
         .or_else(|_| crate::callout::client::tls_config_without_roots())
-        .map_err(TunnelError::Setup)?;
+        .map_err(TunnelError::Tls)?;
     let client = reqwest::Client::builder()
         .no_proxy()
         .tls_backend_preconfigured(tls)
         .connect_timeout(EDGE_CONNECT_TIMEOUT)
         .user_agent(concat!("harpoon-tunnel/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| TunnelError::Setup(e.to_string()))?;
+        .map_err(TunnelError::Client)?;
     let shared = Arc::new(Shared {
         service,
         client,

@@ -62,7 +62,9 @@ pub fn policy(yaml: &str) -> Arc<Policy> {
 }
 
 pub fn engine_with(yaml: &str, resolver: StaticResolver, own: OwnListeners) -> Engine {
-    Engine::new(Callout::new(policy(yaml), Arc::new(resolver), own).expect("callout"))
+    let policy = policy(yaml);
+    let callout = Callout::new(&policy, Arc::new(resolver), own).expect("callout");
+    Engine::new(policy, callout)
 }
 
 pub fn engine(yaml: &str) -> Engine {
