@@ -79,3 +79,41 @@ fn the_published_result_schema_is_what_tools_declare() {
         "schemas/tool-result.v1.json is out of date"
     );
 }
+
+/// The golden files are what the MCP handler really sends on `tools/list` (in both protocol
+/// eras), not only what `harpoon tools` prints with its own serializer.
+#[tokio::test]
+async fn the_handler_sends_the_golden_tools() {
+    use serde_json::{Value, json};
+    let mut files = yaml_files(SHIPPED_DIR);
+    files.push(PathBuf::from("conformance/allowlist.yaml"));
+    for allowlist in files {
+        let loaded = harpoon::config::load(std::slice::from_ref(&allowlist)).expect("loads");
+        let policy = harpoon::policy::Policy::compile_with_env(
+            &loaded,
+            harpoon::policy::SecretMode::Resolve,
+            &crate::support::all_secrets,
+        )
+        .expect("compiles");
+        let service =
+            harpoon::service::HarpoonService::from_policy(policy, Default::default()).expect("ok");
+        let golden: Value = serde_json::from_str(
+            &std::fs::read_to_string(golden_path(&allowlist)).expect("golden"),
+        )
+        .expect("json");
+        let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+        let list =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}});
+        let reply = service
+            .handle_message(&list.to_string(), Default::default())
+            .await
+            .expect("reply");
+        let reply: Value = serde_json::from_str(&reply).expect("json");
+        assert_eq!(
+            reply["result"]["tools"],
+            golden["tools"],
+            "{}: the handler's tools/list differs from its golden file",
+            allowlist.display()
+        );
+    }
+}

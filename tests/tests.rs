@@ -6,6 +6,7 @@ mod allowlist_errors;
 mod audit;
 mod callout;
 mod check_cli;
+mod dispatch;
 mod embed_example;
 mod enforcement;
 mod golden_tools;
