@@ -10,7 +10,7 @@ use harpoon::config;
 use harpoon::policy::{Policy, SecretMode};
 use harpoon::service::{HarpoonService, ServiceOptions};
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -32,9 +32,9 @@ const OTHER_NAMES: &[&str] = &[
     ".",
 ];
 
-fn explained(file: &PathBuf, tool: &str, args: &Value) -> Verdict {
+fn explained(file: &Path, tool: &str, args: &Value) -> Verdict {
     let request = ExplainArgs {
-        paths: vec![file.clone()],
+        paths: vec![file.to_path_buf()],
         tool: tool.to_owned(),
         args: args.to_string(),
         json: true,

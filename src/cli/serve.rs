@@ -1,9 +1,10 @@
 //! `harpoon serve`: MCP over Streamable HTTP at `/mcp`, with `/healthz`, `/readyz` and
 //! `/metrics`. `--demo` adds an embedded REST API and its allowlist, so it works out of the box.
 
-use super::startup::{LogArgs, compile_for_serving, load_policy, run_serving, shutdown_signal};
+use super::startup::{
+    DrainArgs, LogArgs, compile_for_serving, load_policy, run_serving, shutdown_signal,
+};
 use crate::demo;
-use crate::policy::limits::parse_duration;
 use crate::service::{HarpoonService, ServiceOptions};
 use crate::transport::http::{self, HttpOptions, ServerStatus};
 use std::net::SocketAddr;
@@ -48,9 +49,8 @@ pub struct ServeArgs {
     /// Browser origins to accept besides loopback ones (e.g. `https://inspector.example`).
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
-    /// How long calls in flight may take to finish after SIGTERM or ctrl-c.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub drain_timeout: Duration,
+    #[command(flatten)]
+    pub drain: DrainArgs,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -129,7 +129,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
         service.clone(),
         Arc::clone(&status),
         shutdown.clone(),
-        args.drain_timeout,
+        args.drain.drain_timeout,
     );
     axum::serve(http::nodelay(listener), app)
         .with_graceful_shutdown(drain)

@@ -7,6 +7,30 @@ use crate::policy::{Policy, SecretMode};
 use crate::telemetry::{self, LogFormat};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// The allowlists a serving subcommand loads (`stdio`, `tunnel`; `serve` declares its own,
+/// since `--demo` stands in for it there).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AllowlistArgs {
+    /// Allowlist files, or directories of them (repeat the flag, or separate with commas).
+    #[arg(
+        long = "allowlist",
+        value_name = "PATH",
+        env = "HARPOON_ALLOWLIST",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub allowlists: Vec<PathBuf>,
+}
+
+/// How a serving subcommand drains on SIGTERM or ctrl-c.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DrainArgs {
+    /// How long calls in flight may take to finish after SIGTERM or ctrl-c.
+    #[arg(long, default_value = "30s", value_parser = crate::policy::limits::parse_duration)]
+    pub drain_timeout: Duration,
+}
 
 /// Logging flags, on every serving subcommand.
 #[derive(Debug, Clone, clap::Args)]

@@ -1,29 +1,21 @@
 //! `harpoon stdio`: MCP over stdin and stdout, for clients that start harpoon as a subprocess.
 //! stdout carries only MCP messages; logs go to stderr.
 
-use super::startup::{LogArgs, load_policy, run_serving};
+use super::startup::{AllowlistArgs, LogArgs, load_policy, run_serving};
 use crate::service::{HarpoonService, ServiceOptions};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct StdioArgs {
-    /// Allowlist files, or directories of them (repeat the flag, or separate with commas).
-    #[arg(
-        long = "allowlist",
-        value_name = "PATH",
-        env = "HARPOON_ALLOWLIST",
-        value_delimiter = ',',
-        required = true
-    )]
-    pub allowlists: Vec<PathBuf>,
+    #[command(flatten)]
+    pub allowlist: AllowlistArgs,
     #[command(flatten)]
     pub log: LogArgs,
 }
 
 pub fn run(args: &StdioArgs) -> ExitCode {
     run_serving(&args.log, async {
-        let policy = load_policy(&args.allowlists)?;
+        let policy = load_policy(&args.allowlist.allowlists)?;
         let service = HarpoonService::from_policy(policy, ServiceOptions::default())
             .map_err(|e| e.to_string())?;
         crate::transport::stdio::serve(service.handler()).await

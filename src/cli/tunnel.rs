@@ -1,6 +1,8 @@
 //! `harpoon tunnel`: serve the allowlists' tools through an edge, dialling out only.
 
-use super::startup::{LogArgs, load_policy, read_token, run_serving, shutdown_signal};
+use super::startup::{
+    AllowlistArgs, DrainArgs, LogArgs, load_policy, read_token, run_serving, shutdown_signal,
+};
 use crate::policy::limits::parse_duration;
 use crate::service::{HarpoonService, ServiceOptions};
 use crate::transport::poll_protocol::{MAX_POLL_TIMEOUT, valid_tunnel_id};
@@ -23,15 +25,8 @@ is on loopback. /healthz, /readyz (ready while polls succeed) and /metrics are s
 Example:
   HARPOON_TUNNEL_TOKEN=... harpoon tunnel --allowlist allowlists/ --edge https://edge.example --tunnel-id billing")]
 pub struct TunnelArgs {
-    /// Allowlist files, or directories of them (repeat the flag, or separate with commas).
-    #[arg(
-        long = "allowlist",
-        value_name = "PATH",
-        env = "HARPOON_ALLOWLIST",
-        value_delimiter = ',',
-        required = true
-    )]
-    pub allowlists: Vec<PathBuf>,
+    #[command(flatten)]
+    pub allowlist: AllowlistArgs,
     /// The edge's base URL.
     #[arg(long, env = "HARPOON_EDGE")]
     pub edge: url::Url,
@@ -50,9 +45,8 @@ pub struct TunnelArgs {
     /// Where /healthz, /readyz and /metrics are served.
     #[arg(long, default_value = "127.0.0.1:8790")]
     pub health_listen: SocketAddr,
-    /// How long commands in flight may take to finish after SIGTERM or ctrl-c.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub drain_timeout: Duration,
+    #[command(flatten)]
+    pub drain: DrainArgs,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -91,13 +85,13 @@ fn options(args: &TunnelArgs) -> Result<TunnelOptions, String> {
         token,
         max_in_flight: args.max_in_flight.max(1),
         poll_timeout: args.poll_timeout.min(MAX_POLL_TIMEOUT),
-        drain_timeout: args.drain_timeout,
+        drain_timeout: args.drain.drain_timeout,
     })
 }
 
 async fn serve(args: &TunnelArgs) -> Result<(), String> {
     let options = options(args)?;
-    let policy = load_policy(&args.allowlists)?;
+    let policy = load_policy(&args.allowlist.allowlists)?;
     let service = HarpoonService::from_policy(policy, ServiceOptions::default())
         .map_err(|e| e.to_string())?;
     let status = Arc::new(TunnelStatus::default());

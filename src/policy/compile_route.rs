@@ -1,9 +1,10 @@
 //! Compiling routes (typed tools) and `paths` rules (free-form access) of one target.
 
-use super::compile::Compiler;
+use super::compiler::Compiler;
 use super::model::{BodySpec, PathRule, PathRules, QueryRule, Route};
 use super::param::{ParamSpec, ParamType, Pattern};
 use super::path::PathGlob;
+use super::request::{BODY_ARGUMENT, HEADERS_ARGUMENT};
 use super::schema::BodySchema;
 use super::template::{PathTemplate, TemplateError};
 use super::types::{Label, Method, MethodSet, RouteName, ToolName};
@@ -14,7 +15,7 @@ use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
 /// Tool argument names that belong to harpoon, so no parameter may take them.
-pub const RESERVED_ARGUMENTS: &[&str] = &["body", "headers"];
+pub const RESERVED_ARGUMENTS: &[&str] = &[BODY_ARGUMENT, HEADERS_ARGUMENT];
 
 /// Most values in one `enum`: a choice list, not a dictionary.
 pub const MAX_ENUM_VALUES: usize = 256;

@@ -2,6 +2,14 @@
 //! frames the message, routes it, or speaks for a proxy; injected headers always win. Only
 //! allowlisted response headers come back, and `Set-Cookie` never does.
 
+use super::compiler::Compiler;
+use super::headers;
+use super::model::InjectedHeader;
+use super::secret::{InjectedValue, SecretMode, SecretTemplate};
+use crate::config::raw::RawHeaders;
+use crate::config::{ErrorKind, Location};
+use serde_saphyr::Spanned;
+
 use http::HeaderName;
 
 /// Request headers that no caller may set and no allowlist may grant or inject: hop-by-hop
@@ -101,6 +109,151 @@ pub fn is_credential_header(name: &HeaderName) -> bool {
 pub fn parse_name(text: &str) -> Result<HeaderName, String> {
     HeaderName::from_bytes(text.as_bytes())
         .map_err(|_| format!("'{text}' is not a valid header name; use letters, digits and '-'"))
+}
+
+/// The caller headers a target allows, where each is written, and its injected headers.
+pub(super) type HeaderParts = (Vec<HeaderName>, Vec<Location>, Vec<InjectedHeader>);
+
+pub(super) fn compile_headers(
+    c: &mut Compiler,
+    raw: Option<&RawHeaders>,
+    ctx: &str,
+) -> HeaderParts {
+    let mut allow = Vec::new();
+    let mut spans = Vec::new();
+    let Some(raw) = raw else {
+        return (allow, spans, Vec::new());
+    };
+    for h in &raw.allow {
+        let at = c.loc(h);
+        match headers::parse_name(&h.value) {
+            Err(m) => c.error(ErrorKind::Header, &at, ctx, m, ""),
+            Ok(name) if headers::is_forbidden_request_header(&name) => c.error(
+                ErrorKind::Header,
+                &at,
+                ctx,
+                format!("header '{}' can never be set by a caller", h.value),
+                "remove it from headers.allow; hop-by-hop, routing and forwarding headers are always stripped",
+            ),
+            Ok(name) if allow.contains(&name) => {
+                c.error(ErrorKind::Duplicate, &at, ctx, format!("header '{}' is listed twice", h.value), "list it once")
+            }
+            Ok(name) => {
+                allow.push(name);
+                spans.push(at);
+            }
+        }
+    }
+    let mut injected: Vec<InjectedHeader> = Vec::new();
+    for (name_text, value) in &raw.inject {
+        let at = c.loc(value);
+        let name = match headers::parse_name(name_text) {
+            Ok(n) => n,
+            Err(m) => {
+                c.error(ErrorKind::Header, &at, ctx, m, "");
+                continue;
+            }
+        };
+        if headers::is_forbidden_request_header(&name) {
+            let msg = format!("header '{name_text}' cannot be injected");
+            c.error(
+                ErrorKind::Header,
+                &at,
+                ctx,
+                msg,
+                "remove it; hop-by-hop, routing and forwarding headers are set by harpoon or never",
+            );
+            continue;
+        }
+        if injected.iter().any(|h| h.name == name) {
+            let msg =
+                format!("header '{name_text}' is injected twice (names are case-insensitive)");
+            c.error(ErrorKind::Duplicate, &at, ctx, msg, "keep one");
+            continue;
+        }
+        if let Some(h) = compile_injected(c, name, name_text, &value.value, at, ctx) {
+            injected.push(h);
+        }
+    }
+    (allow, spans, injected)
+}
+
+pub(super) fn compile_injected(
+    c: &mut Compiler,
+    name: HeaderName,
+    written: &str,
+    text: &str,
+    at: Location,
+    ctx: &str,
+) -> Option<InjectedHeader> {
+    let template = match SecretTemplate::parse(text) {
+        Ok(t) => t,
+        Err(m) => {
+            c.error(
+                ErrorKind::Secret,
+                &at,
+                ctx,
+                format!("injected header '{written}' {m}"),
+                "",
+            );
+            return None;
+        }
+    };
+    let value = match c.secrets {
+        SecretMode::Validate => InjectedValue::Unresolved,
+        SecretMode::Resolve => match template.resolve(c.env) {
+            Ok(s) => InjectedValue::Resolved(s),
+            Err(m) => {
+                let msg = format!("injected header '{written}': {m}");
+                c.error(
+                    ErrorKind::Secret,
+                    &at,
+                    ctx,
+                    msg,
+                    "provide the secret to harpoon's process",
+                );
+                return None;
+            }
+        },
+    };
+    Some(InjectedHeader {
+        name,
+        template,
+        value,
+        location: at,
+    })
+}
+
+pub(super) fn compile_response_headers(
+    c: &mut Compiler,
+    raw: Option<&[Spanned<String>]>,
+    ctx: &str,
+) -> Vec<HeaderName> {
+    let Some(raw) = raw else {
+        return headers::DEFAULT_RESPONSE_HEADERS
+            .iter()
+            .map(|h| HeaderName::from_static(h))
+            .collect();
+    };
+    let mut out = Vec::new();
+    for h in raw {
+        let at = c.loc(h);
+        match headers::parse_name(&h.value) {
+            Err(m) => c.error(ErrorKind::Header, &at, ctx, m, ""),
+            Ok(name) if headers::is_forbidden_response_header(&name) => c.error(
+                ErrorKind::Header,
+                &at,
+                ctx,
+                format!("response header '{}' is never returned", h.value),
+                "remove it from response_headers; cookies and hop-by-hop headers never reach the caller",
+            ),
+            Ok(name) if out.contains(&name) => {
+                c.error(ErrorKind::Duplicate, &at, ctx, format!("response header '{}' is listed twice", h.value), "list it once")
+            }
+            Ok(name) => out.push(name),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
 //! Per-target limits: their defaults, their hard ceilings, and the human units they are written
 //! in (`16KiB`, `5s`, `20/s`). Every default is safe to leave alone.
 
+use super::compiler::Compiler;
+use crate::config::ErrorKind;
+use crate::config::raw::RawLimits;
+use serde_saphyr::Spanned;
+
 use std::time::Duration;
 
 /// Default request body cap. Tool arguments are small JSON; 64 KiB covers real payloads.
@@ -175,6 +180,131 @@ pub fn parse_rate(s: &str) -> Result<Rate, String> {
         other => return Err(format!("'{other}' is not a rate period; use s, m or h")),
     };
     Ok(Rate { calls, per })
+}
+
+pub(super) fn compile_limits(c: &mut Compiler, raw: &RawLimits, ctx: &str) -> Limits {
+    let mut limits = Limits::default();
+    let bytes =
+        |c: &mut Compiler, field: &Option<Spanned<String>>, key: &str, max: u64, out: &mut u64| {
+            if let Some(v) = field {
+                let at = c.loc(v);
+                match parse_bytes(&v.value) {
+                    Ok(0) => c.error(
+                        ErrorKind::Limit,
+                        &at,
+                        ctx,
+                        format!("limits.{key} is 0"),
+                        "give a positive size",
+                    ),
+                    Ok(n) if n > max => c.error(
+                        ErrorKind::Limit,
+                        &at,
+                        ctx,
+                        format!(
+                            "limits.{key} {} is above the ceiling of {}",
+                            v.value,
+                            format_bytes(max)
+                        ),
+                        "lower it",
+                    ),
+                    Ok(n) => *out = n,
+                    Err(m) => c.error(ErrorKind::Limit, &at, ctx, format!("limits.{key}: {m}"), ""),
+                }
+            }
+        };
+    bytes(
+        c,
+        &raw.request_bytes,
+        "request_bytes",
+        MAX_REQUEST_BYTES,
+        &mut limits.request_bytes,
+    );
+    bytes(
+        c,
+        &raw.response_bytes,
+        "response_bytes",
+        MAX_RESPONSE_BYTES,
+        &mut limits.response_bytes,
+    );
+    let duration = |c: &mut Compiler,
+                    field: &Option<Spanned<String>>,
+                    key: &str,
+                    out: &mut std::time::Duration| {
+        if let Some(v) = field {
+            let at = c.loc(v);
+            match parse_duration(&v.value) {
+                Ok(d) if d > MAX_TIMEOUT || d < MIN_TIMEOUT => c.error(
+                    ErrorKind::Limit,
+                    &at,
+                    ctx,
+                    format!(
+                        "limits.{key} {} is outside {}ms..{}s",
+                        v.value,
+                        MIN_TIMEOUT.as_millis(),
+                        MAX_TIMEOUT.as_secs()
+                    ),
+                    "pick a value in that range",
+                ),
+                Ok(d) => *out = d,
+                Err(m) => c.error(ErrorKind::Limit, &at, ctx, format!("limits.{key}: {m}"), ""),
+            }
+        }
+    };
+    duration(c, &raw.timeout, "timeout", &mut limits.timeout);
+    duration(
+        c,
+        &raw.connect_timeout,
+        "connect_timeout",
+        &mut limits.connect_timeout,
+    );
+    limits.connect_timeout = limits.connect_timeout.min(limits.timeout);
+    if let Some(v) = &raw.concurrency {
+        let at = c.loc(v);
+        if v.value == 0 || v.value > MAX_CONCURRENCY {
+            let msg = format!(
+                "limits.concurrency {} is outside 1..{}",
+                v.value, MAX_CONCURRENCY
+            );
+            c.error(
+                ErrorKind::Limit,
+                &at,
+                ctx,
+                msg,
+                "pick a value in that range",
+            );
+        } else {
+            limits.concurrency = v.value;
+        }
+    }
+    if let Some(v) = &raw.rate {
+        let at = c.loc(v);
+        match parse_rate(&v.value) {
+            Ok(r) if r.per_second() > MAX_RATE_PER_SECOND => {
+                let msg = format!(
+                    "limits.rate {} is above the ceiling of {} per second",
+                    v.value, MAX_RATE_PER_SECOND
+                );
+                c.error(ErrorKind::Limit, &at, ctx, msg, "lower it")
+            }
+            Ok(r) => limits.rate = Some(r),
+            Err(m) => c.error(ErrorKind::Limit, &at, ctx, format!("limits.rate: {m}"), ""),
+        }
+    }
+    if let Some(v) = &raw.oversize {
+        let at = c.loc(v);
+        match v.value.as_str() {
+            "truncate" => limits.oversize = Oversize::Truncate,
+            "error" => limits.oversize = Oversize::Error,
+            other => c.error(
+                ErrorKind::Limit,
+                &at,
+                ctx,
+                format!("limits.oversize '{other}' is not truncate or error"),
+                "write truncate or error",
+            ),
+        }
+    }
+    limits
 }
 
 #[cfg(test)]

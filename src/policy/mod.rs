@@ -3,6 +3,7 @@
 
 pub mod compile;
 mod compile_route;
+mod compiler;
 pub mod decide;
 pub mod deny;
 pub mod headers;

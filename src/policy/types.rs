@@ -334,6 +334,93 @@ impl BasePath {
     }
 }
 
+/// Checks `base_url` and splits it into origin and base path.
+pub(super) fn parse_base_url(
+    text: &str,
+    allow_http: bool,
+) -> Result<(Origin, BasePath), (String, String)> {
+    let fail = |m: String, h: &str| Err((m, h.to_owned()));
+    let url = match url::Url::parse(text) {
+        Ok(u) => u,
+        Err(e) => {
+            return fail(
+                format!("base_url '{text}' is not a URL ({e})"),
+                "write e.g. https://api.internal.example/v1",
+            );
+        }
+    };
+    let scheme = match url.scheme() {
+        "https" => Scheme::Https,
+        "http" if allow_http => Scheme::Http,
+        "http" => {
+            return fail(
+                format!("base_url '{text}' uses plaintext http"),
+                "use https, or set 'dangerous: {allow_plaintext_http: true}' if the network is trusted",
+            );
+        }
+        other => {
+            return fail(
+                format!("base_url scheme '{other}' is not http or https"),
+                "use https",
+            );
+        }
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return fail(
+            "base_url holds user info".into(),
+            "remove it; inject credentials with headers.inject and ${env:NAME}",
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return fail(
+            "base_url holds a query or fragment".into(),
+            "remove it; declare query parameters on routes",
+        );
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => Host::Domain(d.to_ascii_lowercase()),
+        Some(url::Host::Ipv4(a)) => Host::Ip(a.into()),
+        Some(url::Host::Ipv6(a)) => Host::Ip(a.into()),
+        None => {
+            return fail(
+                "base_url has no host".into(),
+                "write e.g. https://api.internal.example",
+            );
+        }
+    };
+    let Some(port) = url.port_or_known_default() else {
+        return fail("base_url has no port".into(), "add one");
+    };
+    check_raw_base_path(text)?;
+    let base = url.path().trim_end_matches('/');
+    Ok((
+        Origin { scheme, host, port },
+        BasePath::new_unchecked(base.to_owned()),
+    ))
+}
+
+/// The url crate quietly resolves `..` and `.`; a base path that needed that is refused, so the
+/// file says exactly what it grants.
+pub(super) fn check_raw_base_path(text: &str) -> Result<(), (String, String)> {
+    let after_scheme = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    let lower = path.to_ascii_lowercase();
+    let bad = path.contains('\\')
+        || path.contains("//")
+        || lower.contains("%2e")
+        || lower.contains("%2f")
+        || path.split('/').any(|s| s == "." || s == "..");
+    if bad {
+        return Err((
+            format!(
+                "base_url path '{path}' holds dot segments, '//', backslashes or encoded separators"
+            ),
+            "write the canonical path, e.g. /api/v2".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,224 +1,30 @@
-//! The reference edge (`harpoon edge`): a public Streamable HTTP MCP endpoint per tunnel
-//! (`/t/{id}/mcp`) whose requests it queues for the polling tunnel, answering each caller when
-//! the tunnel posts the reply, or with a clear error when no tunnel is connected or the reply
-//! does not come. Several tunnel clients polling the same tunnel share its work.
-//!
-//! Delivery: a `tools/call` is leased to exactly one tunnel replica and never handed to another
-//! (it may have run); requests that change nothing (`initialize`, `tools/list`, `ping`, ...)
-//! are requeued if the replica holding them goes quiet, so another replica answers them.
+//! The edge's HTTP handlers: the public MCP endpoint, and the poll and reply endpoints the
+//! tunnel calls.
 
-use super::bearer::{self, MAX_MCP_BODY_BYTES};
-use super::poll_protocol::{
+use crate::transport::bearer::{self, MAX_MCP_BODY_BYTES};
+use crate::transport::poll_protocol::{
     Command, MAX_POLL_LIMIT, MAX_POLL_TIMEOUT, MAX_REPLY_BODY_BYTES, PollResponse, Reply,
 };
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
-/// Default time an MCP caller waits for its reply.
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default most commands queued per tunnel; past it callers get an "overloaded" error.
-pub const DEFAULT_MAX_QUEUE: usize = 256;
-/// Default long-poll when the tunnel names none.
-pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(25);
-/// Default time a replica may hold a request that changes nothing before it is offered again.
-pub const SAFE_LEASE: Duration = Duration::from_secs(10);
-/// Most times a request that changes nothing is offered.
-pub const MAX_SAFE_DELIVERIES: u8 = 3;
-/// A tunnel counts as connected while a poll is open or one ended this recently.
-pub const CONNECTED_WINDOW: Duration = Duration::from_secs(5);
+use super::queue::*;
+use super::*;
 
-/// How the edge is set up.
-#[derive(Debug, Clone)]
-pub struct EdgeOptions {
-    /// (tunnel id, token) pairs; a tunnel polls with `Authorization: Bearer <token>`.
-    pub tunnels: Vec<(String, String)>,
-    pub call_timeout: Duration,
-    pub max_queue: usize,
-    /// When set, `/t/{id}/mcp` requires `Authorization: Bearer <client_token>`.
-    pub client_token: Option<String>,
-    /// How long a replica may hold a request that changes nothing before it is offered again.
-    pub safe_lease: Duration,
-    /// Test hook: answer the first N reply posts with 503, to prove tunnels retry them.
-    #[doc(hidden)]
-    pub fail_first_replies: usize,
-}
-
-impl Default for EdgeOptions {
-    fn default() -> Self {
-        Self {
-            tunnels: Vec::new(),
-            call_timeout: DEFAULT_CALL_TIMEOUT,
-            max_queue: DEFAULT_MAX_QUEUE,
-            client_token: None,
-            safe_lease: SAFE_LEASE,
-            fail_first_replies: 0,
-        }
-    }
-}
-
-struct Pending {
-    command: Command,
-    reply: Option<oneshot::Sender<Value>>,
-    /// Set while a replica holds it.
-    leased_until: Option<Instant>,
-    /// Whether offering it again cannot run anything twice.
-    safe: bool,
-    deliveries: u8,
-}
-
-#[derive(Default)]
-struct Queue {
-    waiting: VecDeque<String>,
-    calls: HashMap<String, Pending>,
-}
-
-struct TunnelState {
-    token: String,
-    queue: Mutex<Queue>,
-    available: Notify,
-    open_polls: AtomicUsize,
-    last_poll: Mutex<Option<Instant>>,
-}
-
-impl TunnelState {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn connected(&self) -> bool {
-        self.open_polls.load(Ordering::SeqCst) > 0
-            || self
-                .last_poll
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_some_and(|t| t.elapsed() < CONNECTED_WINDOW)
-    }
-
-    fn touch(&self) {
-        *self.last_poll.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-    }
-}
-
-/// Counts of what the edge did, for `/metrics`.
-#[derive(Default)]
-struct Counters {
-    calls: AtomicU64,
-    replies: AtomicU64,
-    no_tunnel: AtomicU64,
-    timeouts: AtomicU64,
-    overloaded: AtomicU64,
-    requeued: AtomicU64,
-}
-
-/// The edge's state, shared by its handlers.
-pub struct Edge {
-    tunnels: HashMap<String, Arc<TunnelState>>,
-    options: EdgeOptions,
-    next_id: AtomicU64,
-    failing_replies: AtomicUsize,
-    counters: Counters,
-    /// Distinguishes request ids across edge restarts.
-    epoch: u64,
-}
-
-impl Edge {
-    pub fn new(options: EdgeOptions) -> Arc<Self> {
-        let tunnels = options
-            .tunnels
-            .iter()
-            .map(|(id, token)| {
-                let state = TunnelState {
-                    token: token.clone(),
-                    queue: Mutex::default(),
-                    available: Notify::new(),
-                    open_polls: AtomicUsize::new(0),
-                    last_poll: Mutex::new(None),
-                };
-                (id.clone(), Arc::new(state))
-            })
-            .collect();
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        Arc::new(Self {
-            tunnels,
-            failing_replies: AtomicUsize::new(options.fail_first_replies),
-            options,
-            next_id: AtomicU64::new(1),
-            counters: Counters::default(),
-            epoch,
-        })
-    }
-
-    /// Offers again the requests that change nothing whose replica went quiet. Runs until
-    /// `shutdown` is cancelled.
-    pub async fn sweep_leases(self: Arc<Self>, shutdown: tokio_util::sync::CancellationToken) {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            let now = Instant::now();
-            for t in self.tunnels.values() {
-                let mut q = t.lock();
-                let expired: Vec<String> = q
-                    .calls
-                    .iter()
-                    .filter(|(_, p)| {
-                        p.safe
-                            && p.deliveries < MAX_SAFE_DELIVERIES
-                            && p.leased_until.is_some_and(|u| u < now)
-                    })
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                for id in expired {
-                    if let Some(p) = q.calls.get_mut(&id) {
-                        p.leased_until = None;
-                    }
-                    q.waiting.push_back(id);
-                    self.counters.requeued.fetch_add(1, Ordering::Relaxed);
-                }
-                if !q.waiting.is_empty() {
-                    t.available.notify_waiters();
-                }
-            }
-        }
-    }
-}
-
-/// The edge's routes.
-pub fn router(edge: Arc<Edge>) -> Router {
-    Router::new()
-        .route(
-            "/t/{id}/mcp",
-            post(mcp).get(not_allowed).delete(not_allowed),
-        )
-        .route("/v1/tunnels/{id}/poll", get(poll))
-        .route("/v1/tunnels/{id}/response", post(response))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(|| async { "ready\n" }))
-        .route("/metrics", get(metrics))
-        .with_state(edge)
-}
-
-fn jsonrpc_error(status: StatusCode, id: &Value, code: i64, message: &str) -> Response {
+pub(super) fn jsonrpc_error(status: StatusCode, id: &Value, code: i64, message: &str) -> Response {
     let body = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
     json_response(status, &body)
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -227,7 +33,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     r
 }
 
-fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
     json_response(
         status,
         &json!({"error": {"code": code, "message": message}}),
@@ -235,7 +41,7 @@ fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// The edge offers no standalone stream and no session to end.
-async fn not_allowed() -> Response {
+pub(super) async fn not_allowed() -> Response {
     let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
     r.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -243,7 +49,7 @@ async fn not_allowed() -> Response {
 }
 
 /// Removes a call the caller gave up on, so it is not delivered later (or its reply kept).
-struct Abandon {
+pub(super) struct Abandon {
     tunnel: Arc<TunnelState>,
     request_id: String,
 }
@@ -256,7 +62,7 @@ impl Drop for Abandon {
     }
 }
 
-async fn mcp(
+pub(super) async fn mcp(
     State(edge): State<Arc<Edge>>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -387,13 +193,13 @@ async fn mcp(
 }
 
 #[derive(Deserialize)]
-struct PollQuery {
+pub(super) struct PollQuery {
     limit: Option<usize>,
     timeout_ms: Option<u64>,
 }
 
 /// Counts an open poll for `connected()`, and stamps its end.
-struct OpenPoll(Arc<TunnelState>);
+pub(super) struct OpenPoll(Arc<TunnelState>);
 
 impl Drop for OpenPoll {
     fn drop(&mut self) {
@@ -402,7 +208,7 @@ impl Drop for OpenPoll {
     }
 }
 
-fn authorize_tunnel(
+pub(super) fn authorize_tunnel(
     edge: &Edge,
     id: &str,
     headers: &HeaderMap,
@@ -424,7 +230,7 @@ fn authorize_tunnel(
     Ok(Arc::clone(tunnel))
 }
 
-async fn poll(
+pub(super) async fn poll(
     State(edge): State<Arc<Edge>>,
     Path(id): Path<String>,
     Query(q): Query<PollQuery>,
@@ -463,7 +269,7 @@ async fn poll(
 }
 
 /// Leases up to `limit` waiting commands to the polling replica.
-fn take(
+pub(super) fn take(
     tunnel: &TunnelState,
     limit: usize,
     safe_lease: Duration,
@@ -485,7 +291,7 @@ fn take(
     out
 }
 
-async fn response(
+pub(super) async fn response(
     State(edge): State<Arc<Edge>>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -541,7 +347,7 @@ async fn response(
     }
 }
 
-async fn metrics(State(edge): State<Arc<Edge>>) -> Response {
+pub(super) async fn metrics(State(edge): State<Arc<Edge>>) -> Response {
     use std::fmt::Write as _;
     let c = &edge.counters;
     let mut out = String::new();
