@@ -3,22 +3,25 @@
 //!
 //! # Layout
 //!
-//! The data path, one module a step:
+//! The data path, one module a step (`docs/architecture.md` has the whole map):
 //!
 //! ```text
 //! allowlist files -> config::load -> policy::Policy::compile -> catalog::build (tools)
-//! tools/call {name, arguments} (transport: http | stdio | tunnel -> mcp)
-//!   -> policy::CallRequest::parse -> policy::decide -> callout::Callout::send(Permit)
-//!   -> mcp::result::to_result, plus one telemetry::audit event   (engine runs these steps)
+//! tools/call {name, arguments} (transport: http | stdio | tunnel -> mcp::McpHandler)
+//!   -> engine::Engine::call:  Policy::tool(name) -> CallRequest::parse -> policy::decide
+//!        -> callout::Callout::send_observed(Permit), one telemetry::audit event
+//!   -> mcp::result::to_result   (the handler turns the engine's Outcome into a result)
 //! ```
 //!
 //! - [`config`]: allowlist files read within bounds into raw, untrusted structs.
-//! - [`policy`]: the compiled, immutable `Policy`, its newtypes, and `decide`, the only maker
-//!   of a `Permit`.
-//! - [`callout`]: the only way to the network: sends a `Permit`, bounded and pinned.
-//! - [`engine`]: one tool call from arguments to outcome: parse, decide, send, audit.
-//! - [`catalog`]: the tools a policy gives: one typed tool per route, `list_targets`,
-//!   `call_target`.
+//! - [`policy`]: the compiled, immutable `Policy`, its newtypes, `Policy::tool` (the one place a
+//!   tool name is resolved), and `decide`, the only maker of a `Permit`.
+//! - [`callout`]: the only way to an upstream: sends a `Permit`, bounded and pinned. (The
+//!   tunnel's connection to its service is the one other client; it carries MCP messages.)
+//! - [`engine`]: one tool call from arguments to outcome: resolve, parse, decide, send, audit.
+//! - [`progress`]: the stages of a permitted call, reported by the callout to the MCP layer.
+//! - [`catalog`]: the tools a policy gives (one typed tool per route, `list_targets`,
+//!   `call_target`) and the `list_targets` answer.
 //! - [`mcp`]: the MCP handler (rmcp) and how outcomes become results.
 //! - [`transport`]: Streamable HTTP, stdio, in-process messages, the tunnel and its edge.
 //! - [`service`]: harpoon as a library, to embed in another program.
@@ -26,8 +29,9 @@
 //! - [`lint`]: the review `harpoon check` prints: findings and what each target grants.
 //! - [`cli`]: the command line, one file per subcommand.
 //! - [`demo`]: the demo REST API behind `serve --demo`.
-//! - `synthetic` and `fuzzing` (hidden): large allowlists for benchmarks, and the fuzz targets'
-//!   entry points with their properties and references.
+//! - [`synthetic`] (hidden from the docs): large allowlists for benchmarks and scale tests.
+//! - `fuzzing` (only with the `fuzzing` feature, which the fuzz crate and the tests turn on):
+//!   the fuzz targets' entry points, their properties and independent references.
 #![forbid(unsafe_code)]
 
 pub mod callout;

@@ -134,6 +134,6 @@ impl HarpoonService {
 
     /// Handles one JSON-RPC message in process and returns the reply, if the message wants one.
     pub async fn handle_message(&self, raw: &str, cancel: CancellationToken) -> Option<String> {
-        crate::transport::inprocess::handle(self.handler.clone(), raw, cancel).await
+        crate::mcp::inprocess::handle(self.handler.clone(), raw, cancel).await
     }
 }

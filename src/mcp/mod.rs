@@ -3,6 +3,7 @@
 //! protocol eras (2025-11-25 `initialize`, 2026-07-28 stateless) on every transport, and the
 //! same handler runs over HTTP, stdio and the tunnel.
 
+pub mod inprocess;
 mod multipart;
 pub mod result;
 

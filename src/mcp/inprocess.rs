@@ -2,7 +2,7 @@
 //! Each message is served statelessly through rmcp's own dispatch, so both protocol eras work
 //! (`initialize` is negotiated, 2026-07-28 `_meta` is checked, `server/discover` answered).
 
-use crate::mcp::McpHandler;
+use super::McpHandler;
 use rmcp::RoleServer;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::serve_directly_with_ct;
