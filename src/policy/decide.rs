@@ -236,7 +236,7 @@ fn route_body(
     }
     let bytes = if spec.json {
         serde_json::to_vec(value)
-            .map_err(|e| DenyReason::BadBody(BodyError::Schema(e.to_string())))?
+            .map_err(|e| DenyReason::BadBody(BodyError::Encode(e.to_string())))?
     } else {
         match value {
             Value::String(s) => s.clone().into_bytes(),

@@ -7,6 +7,7 @@
 use super::param::ParamError;
 use super::path::PathError;
 use super::request::ArgumentError;
+use super::schema::SchemaViolation;
 use super::target_url::UrlError;
 use super::types::Method;
 use std::fmt;
@@ -109,7 +110,9 @@ pub enum BodyError {
     /// The route's body is text, and the value is not a string.
     NotText,
     /// The body schema refused the value: where and why.
-    Schema(String),
+    Schema(SchemaViolation),
+    /// The value could not be written as JSON.
+    Encode(String),
 }
 
 impl DenyReason {
@@ -253,7 +256,8 @@ impl fmt::Display for BodyError {
         match self {
             BodyError::Required => f.write_str("'body' is required"),
             BodyError::NotText => f.write_str("this body is text: pass a string"),
-            BodyError::Schema(why) => f.write_str(why),
+            BodyError::Schema(why) => write!(f, "{why}"),
+            BodyError::Encode(why) => f.write_str(why),
         }
     }
 }

@@ -136,98 +136,98 @@ impl BodySchema {
     }
 
     /// Checks a body; the error names the place in the body (`body.lines[2].amount`).
-    pub fn validate(&self, value: &Value) -> Result<(), String> {
+    pub fn validate(&self, value: &Value) -> Result<(), SchemaViolation> {
         self.validate_at(value, "body", 0)
     }
 
-    fn validate_at(&self, v: &Value, at: &str, depth: usize) -> Result<(), String> {
+    fn validate_at(&self, v: &Value, at: &str, depth: usize) -> Result<(), SchemaViolation> {
+        let fail = |rule: SchemaRule| {
+            Err(SchemaViolation {
+                at: at.to_owned(),
+                rule,
+            })
+        };
         if depth > MAX_BODY_DEPTH {
-            return Err(format!("{at}: nests deeper than {MAX_BODY_DEPTH} levels"));
+            return fail(SchemaRule::TooDeep {
+                limit: MAX_BODY_DEPTH,
+            });
         }
         let actual = JsonType::of(v);
         if !self.types.is_empty() && !self.types.iter().any(|t| t.accepts(actual)) {
-            let want: Vec<&str> = self.types.iter().map(|t| t.name()).collect();
-            return Err(format!(
-                "{at}: must be {}, not {}",
-                want.join(" or "),
-                actual.name()
-            ));
+            return fail(SchemaRule::WrongType {
+                want: self.types.iter().map(|t| t.name()).collect(),
+                got: actual.name(),
+            });
         }
         if let Some(allowed) = &self.one_of
             && !allowed.contains(v)
         {
-            let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
-            return Err(format!("{at}: must be one of {}", list.join(", ")));
+            return fail(SchemaRule::NotOneOf(allowed.clone()));
         }
-        match v {
-            Value::String(s) => self.check_string(s, at),
-            Value::Number(n) => self.check_number(n.as_f64().unwrap_or(f64::NAN), at),
-            Value::Array(items) => self.check_array(items, at, depth),
-            Value::Object(map) => self.check_object(map, at, depth),
-            Value::Null | Value::Bool(_) => Ok(()),
+        let rule = match v {
+            Value::String(s) => self.check_string(s),
+            Value::Number(n) => self.check_number(n.as_f64().unwrap_or(f64::NAN)),
+            Value::Array(items) => return self.check_array(items, at, depth),
+            Value::Object(map) => return self.check_object(map, at, depth),
+            Value::Null | Value::Bool(_) => None,
+        };
+        match rule {
+            Some(rule) => fail(rule),
+            None => Ok(()),
         }
     }
 
-    fn check_string(&self, s: &str, at: &str) -> Result<(), String> {
+    fn check_string(&self, s: &str) -> Option<SchemaRule> {
         let len = s.chars().count() as u64;
-        if self.min_length.is_some_and(|m| len < m) {
-            return Err(format!(
-                "{at}: is shorter than {} characters",
-                self.min_length.unwrap_or(0)
-            ));
+        if let Some(m) = self.min_length.filter(|&m| len < m) {
+            return Some(SchemaRule::Shorter(m));
         }
-        if self.max_length.is_some_and(|m| len > m) {
-            return Err(format!(
-                "{at}: is longer than {} characters",
-                self.max_length.unwrap_or(0)
-            ));
+        if let Some(m) = self.max_length.filter(|&m| len > m) {
+            return Some(SchemaRule::Longer(m));
         }
         if let Some(p) = &self.pattern
             && !p.is_match(s)
         {
-            return Err(format!("{at}: does not match the pattern {}", p.as_str()));
+            return Some(SchemaRule::NoMatch(p.as_str().to_owned()));
         }
-        Ok(())
+        None
     }
 
-    fn check_number(&self, n: f64, at: &str) -> Result<(), String> {
-        let fail = |what: &str, bound: f64| Err(format!("{at}: must be {what} {bound}"));
-        if let Some(b) = self.minimum
-            && n < b
-        {
-            return fail("at least", b);
+    fn check_number(&self, n: f64) -> Option<SchemaRule> {
+        let out = |relation: Relation, bound: f64| {
+            Some(SchemaRule::OutOfRange {
+                relation,
+                bound: bound.to_string(),
+            })
+        };
+        if let Some(b) = self.minimum.filter(|&b| n < b) {
+            return out(Relation::AtLeast, b);
         }
-        if let Some(b) = self.maximum
-            && n > b
-        {
-            return fail("at most", b);
+        if let Some(b) = self.maximum.filter(|&b| n > b) {
+            return out(Relation::AtMost, b);
         }
-        if let Some(b) = self.exclusive_minimum
-            && n <= b
-        {
-            return fail("more than", b);
+        if let Some(b) = self.exclusive_minimum.filter(|&b| n <= b) {
+            return out(Relation::MoreThan, b);
         }
-        if let Some(b) = self.exclusive_maximum
-            && n >= b
-        {
-            return fail("less than", b);
+        if let Some(b) = self.exclusive_maximum.filter(|&b| n >= b) {
+            return out(Relation::LessThan, b);
         }
-        Ok(())
+        None
     }
 
-    fn check_array(&self, items: &[Value], at: &str, depth: usize) -> Result<(), String> {
+    fn check_array(&self, items: &[Value], at: &str, depth: usize) -> Result<(), SchemaViolation> {
         let n = items.len() as u64;
-        if self.min_items.is_some_and(|m| n < m) {
-            return Err(format!(
-                "{at}: has fewer than {} items",
-                self.min_items.unwrap_or(0)
-            ));
+        let fail = |rule| {
+            Err(SchemaViolation {
+                at: at.to_owned(),
+                rule,
+            })
+        };
+        if let Some(m) = self.min_items.filter(|&m| n < m) {
+            return fail(SchemaRule::FewerItems(m));
         }
-        if self.max_items.is_some_and(|m| n > m) {
-            return Err(format!(
-                "{at}: has more than {} items",
-                self.max_items.unwrap_or(0)
-            ));
+        if let Some(m) = self.max_items.filter(|&m| n > m) {
+            return fail(SchemaRule::MoreItems(m));
         }
         if let Some(schema) = &self.items {
             for (i, item) in items.iter().enumerate() {
@@ -237,35 +237,34 @@ impl BodySchema {
         Ok(())
     }
 
-    fn check_object(&self, map: &Map<String, Value>, at: &str, depth: usize) -> Result<(), String> {
-        for name in &self.required {
-            if !map.contains_key(name) {
-                return Err(format!("{at}: is missing the required property '{name}'"));
-            }
+    fn check_object(
+        &self,
+        map: &Map<String, Value>,
+        at: &str,
+        depth: usize,
+    ) -> Result<(), SchemaViolation> {
+        let fail = |rule| {
+            Err(SchemaViolation {
+                at: at.to_owned(),
+                rule,
+            })
+        };
+        if let Some(name) = self.required.iter().find(|n| !map.contains_key(*n)) {
+            return fail(SchemaRule::MissingProperty(name.clone()));
         }
         let n = map.len() as u64;
-        if self.min_properties.is_some_and(|m| n < m) {
-            return Err(format!(
-                "{at}: has fewer than {} properties",
-                self.min_properties.unwrap_or(0)
-            ));
+        if let Some(m) = self.min_properties.filter(|&m| n < m) {
+            return fail(SchemaRule::FewerProperties(m));
         }
-        if self.max_properties.is_some_and(|m| n > m) {
-            return Err(format!(
-                "{at}: has more than {} properties",
-                self.max_properties.unwrap_or(0)
-            ));
+        if let Some(m) = self.max_properties.filter(|&m| n > m) {
+            return fail(SchemaRule::MoreProperties(m));
         }
         for (key, value) in map {
             let place = format!("{at}.{key}");
             match self.properties.iter().find(|(k, _)| k == key) {
                 Some((_, schema)) => schema.validate_at(value, &place, depth + 1)?,
                 None => match &self.additional {
-                    Some(None) => {
-                        return Err(format!(
-                            "{at}: has the property '{key}', which the schema does not allow"
-                        ));
-                    }
+                    Some(None) => return fail(SchemaRule::UnknownProperty(key.clone())),
                     Some(Some(schema)) => schema.validate_at(value, &place, depth + 1)?,
                     None => {}
                 },
@@ -274,6 +273,91 @@ impl BodySchema {
         Ok(())
     }
 }
+
+/// Where in a body a schema rule failed, and which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaViolation {
+    /// The place in the body: `body`, `body.lines[2].amount`.
+    pub at: String,
+    pub rule: SchemaRule,
+}
+
+/// The schema rule a body broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaRule {
+    TooDeep {
+        limit: usize,
+    },
+    WrongType {
+        want: Vec<&'static str>,
+        got: &'static str,
+    },
+    NotOneOf(Vec<Value>),
+    Shorter(u64),
+    Longer(u64),
+    NoMatch(String),
+    /// A number outside a bound (the bound as the schema writes it).
+    OutOfRange {
+        relation: Relation,
+        bound: String,
+    },
+    FewerItems(u64),
+    MoreItems(u64),
+    MissingProperty(String),
+    FewerProperties(u64),
+    MoreProperties(u64),
+    UnknownProperty(String),
+}
+
+/// How a number must stand to a bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    AtLeast,
+    AtMost,
+    MoreThan,
+    LessThan,
+}
+
+impl std::fmt::Display for SchemaViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = &self.at;
+        match &self.rule {
+            SchemaRule::TooDeep { limit } => write!(f, "{at}: nests deeper than {limit} levels"),
+            SchemaRule::WrongType { want, got } => {
+                write!(f, "{at}: must be {}, not {got}", want.join(" or "))
+            }
+            SchemaRule::NotOneOf(values) => {
+                let list: Vec<String> = values.iter().map(Value::to_string).collect();
+                write!(f, "{at}: must be one of {}", list.join(", "))
+            }
+            SchemaRule::Shorter(m) => write!(f, "{at}: is shorter than {m} characters"),
+            SchemaRule::Longer(m) => write!(f, "{at}: is longer than {m} characters"),
+            SchemaRule::NoMatch(p) => write!(f, "{at}: does not match the pattern {p}"),
+            SchemaRule::OutOfRange { relation, bound } => {
+                let what = match relation {
+                    Relation::AtLeast => "at least",
+                    Relation::AtMost => "at most",
+                    Relation::MoreThan => "more than",
+                    Relation::LessThan => "less than",
+                };
+                write!(f, "{at}: must be {what} {bound}")
+            }
+            SchemaRule::FewerItems(m) => write!(f, "{at}: has fewer than {m} items"),
+            SchemaRule::MoreItems(m) => write!(f, "{at}: has more than {m} items"),
+            SchemaRule::MissingProperty(name) => {
+                write!(f, "{at}: is missing the required property '{name}'")
+            }
+            SchemaRule::FewerProperties(m) => write!(f, "{at}: has fewer than {m} properties"),
+            SchemaRule::MoreProperties(m) => write!(f, "{at}: has more than {m} properties"),
+            SchemaRule::UnknownProperty(key) => write!(
+                f,
+                "{at}: has the property '{key}', which the schema does not allow"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SchemaViolation {}
 
 fn compile_at(schema: &Value, at: &str, depth: usize) -> Result<BodySchema, String> {
     if depth > MAX_SCHEMA_DEPTH {
@@ -403,6 +487,11 @@ fn compile_types(value: &Value, place: &str) -> Result<Vec<JsonType>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The message a violation shows the model.
+    fn msg(r: Result<(), SchemaViolation>) -> Result<(), String> {
+        r.map_err(|e| e.to_string())
+    }
     use serde_json::json;
 
     fn schema(v: Value) -> BodySchema {
@@ -422,27 +511,27 @@ mod tests {
         }));
         assert_eq!(s.validate(&json!({"amount": 5})), Ok(()));
         assert_eq!(
-            s.validate(&json!({})),
+            msg(s.validate(&json!({}))),
             Err("body: is missing the required property 'amount'".into())
         );
         assert_eq!(
-            s.validate(&json!({"amount": 0})),
+            msg(s.validate(&json!({"amount": 0}))),
             Err("body.amount: must be at least 1".into())
         );
         assert_eq!(
-            s.validate(&json!({"amount": "5"})),
+            msg(s.validate(&json!({"amount": "5"}))),
             Err("body.amount: must be integer, not string".into())
         );
         assert_eq!(
-            s.validate(&json!({"amount": 5, "x": 1})),
+            msg(s.validate(&json!({"amount": 5, "x": 1}))),
             Err("body: has the property 'x', which the schema does not allow".into())
         );
         assert_eq!(
-            s.validate(&json!({"amount": 5, "reason": "other"})),
+            msg(s.validate(&json!({"amount": 5, "reason": "other"}))),
             Err("body.reason: must be one of \"dup\", \"fraud\"".into())
         );
         assert_eq!(
-            s.validate(&json!([])),
+            msg(s.validate(&json!([]))),
             Err("body: must be object, not array".into())
         );
     }
@@ -454,11 +543,11 @@ mod tests {
         );
         assert_eq!(s.validate(&json!([1, 2.5])), Ok(()));
         assert_eq!(
-            s.validate(&json!([1, 2, 3])),
+            msg(s.validate(&json!([1, 2, 3]))),
             Err("body: has more than 2 items".into())
         );
         assert_eq!(
-            s.validate(&json!([10])),
+            msg(s.validate(&json!([10]))),
             Err("body[0]: must be less than 10".into())
         );
         let any_extra = schema(json!({"type": "object", "additionalProperties": true}));
@@ -466,7 +555,7 @@ mod tests {
         let typed_extra =
             schema(json!({"type": "object", "additionalProperties": {"type": "string"}}));
         assert_eq!(
-            typed_extra.validate(&json!({"x": 1})),
+            msg(typed_extra.validate(&json!({"x": 1}))),
             Err("body.x: must be string, not integer".into())
         );
     }
