@@ -121,6 +121,7 @@ pub fn parse(name: &Arc<str>, bytes: &[u8]) -> Result<RawAllowlist, ConfigError>
         )
         .hint("save the file as UTF-8")
     })?;
+    super::yaml_form::refuse_tags_and_merge_keys(name, text)?;
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: MAX_YAML_DEPTH,
