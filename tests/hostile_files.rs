@@ -57,6 +57,31 @@ fn a_missing_path_and_an_empty_directory_are_clear_errors() {
     assert_eq!(kinds(&errors), [ErrorKind::NoFiles]);
 }
 
+/// A FIFO named as an allowlist (or in a directory of them) is refused at once, never read: a
+/// read would wait forever for a writer.
+#[test]
+fn a_fifo_is_refused_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo made the FIFO");
+    let errors = config::load(std::slice::from_ref(&fifo)).expect_err("a FIFO is refused");
+    assert_eq!(kinds(&errors), [ErrorKind::Io]);
+    assert_eq!(
+        errors.to_string(),
+        format!(
+            "error: {}: is not a regular file (a FIFO, socket or device); name an allowlist file, or a directory of them",
+            fifo.display()
+        )
+    );
+    // In a directory, a FIFO is no allowlist file: the directory holds none.
+    let errors = config::load(&[dir.path().to_path_buf()]).expect_err("no regular file");
+    assert_eq!(kinds(&errors), [ErrorKind::NoFiles]);
+}
+
 #[test]
 fn budget_errors_come_from_the_parser_not_from_exhaustion() {
     for (name, want) in [

@@ -158,7 +158,16 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigErrors> {
                 Ok(found) => files.extend(found),
                 Err(e) => errors.push(e),
             },
-            Ok(_) => files.push(path.clone()),
+            Ok(meta) if meta.is_file() => files.push(path.clone()),
+            // A FIFO, socket or device would block the read or never end: refused at once.
+            Ok(_) => errors.push(
+                ConfigError::at_path(
+                    ErrorKind::Io,
+                    path.clone(),
+                    "is not a regular file (a FIFO, socket or device)",
+                )
+                .hint("name an allowlist file, or a directory of them"),
+            ),
             Err(e) => errors.push(io_error(path, &e)),
         }
     }
@@ -202,10 +211,38 @@ fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     Ok(found)
 }
 
+/// Opens `path` for reading without blocking on a FIFO that has no writer.
+fn open_nonblocking(path: &Path) -> std::io::Result<fs::File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        /// `O_NONBLOCK` on Linux; on a regular file it changes nothing.
+        const O_NONBLOCK: i32 = 0o4000;
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(O_NONBLOCK)
+            .open(path)
+    }
+    #[cfg(not(unix))]
+    {
+        fs::File::open(path)
+    }
+}
+
 /// Reads at most the cap, so a huge file costs one metadata call and no memory.
 fn read_capped(path: &Path, total: &mut u64) -> Result<Vec<u8>, ConfigError> {
     let name: Arc<str> = Arc::from(path.display().to_string());
-    let file = fs::File::open(path).map_err(|e| io_error(path, &e))?;
+    // `expand` checked that the path is a regular file; should it have been swapped for a FIFO
+    // since, opening it non-blocking keeps the open from waiting for a writer.
+    let file = open_nonblocking(path).map_err(|e| io_error(path, &e))?;
+    if !file.metadata().map_err(|e| io_error(path, &e))?.is_file() {
+        return Err(ConfigError::at_path(
+            ErrorKind::Io,
+            path.to_path_buf(),
+            "is not a regular file (a FIFO, socket or device)",
+        )
+        .hint("name an allowlist file, or a directory of them"));
+    }
     let len = file.metadata().map_err(|e| io_error(path, &e))?.len();
     if len > MAX_FILE_BYTES {
         return Err(too_large_file(&name, len));

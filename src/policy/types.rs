@@ -391,6 +391,12 @@ pub(super) fn parse_base_url(
     let Some(port) = url.port_or_known_default() else {
         return fail("base_url has no port".into(), "add one");
     };
+    if port == 0 {
+        return fail(
+            "base_url port 0 is not a port anything listens on".into(),
+            "write the upstream's port, or leave it out for the scheme's default",
+        );
+    }
     check_raw_base_path(text)?;
     let base = url.path().trim_end_matches('/');
     Ok((
@@ -407,8 +413,7 @@ pub(super) fn check_raw_base_path(text: &str) -> Result<(), (String, String)> {
     let lower = path.to_ascii_lowercase();
     let bad = path.contains('\\')
         || path.contains("//")
-        || lower.contains("%2e")
-        || lower.contains("%2f")
+        || ["%2e", "%2f", "%5c", "%00"].iter().any(|e| lower.contains(e))
         || path.split('/').any(|s| s == "." || s == "..");
     if bad {
         return Err((
@@ -416,6 +421,18 @@ pub(super) fn check_raw_base_path(text: &str) -> Result<(), (String, String)> {
                 "base_url path '{path}' holds dot segments, '//', backslashes or encoded separators"
             ),
             "write the canonical path, e.g. /api/v2".into(),
+        ));
+    }
+    let bytes = path.as_bytes();
+    let bad_escape = bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if bad_escape {
+        return Err((
+            format!("base_url path '{path}' holds a '%' that is not followed by two hex digits"),
+            "encode a literal '%' as %25, or fix the escape".into(),
         ));
     }
     Ok(())
