@@ -33,7 +33,10 @@ pub fn refuse_tags_and_merge_keys(name: &Arc<str>, text: &str) -> Result<(), Con
             return Err(ConfigError::new(
                 ErrorKind::Syntax,
                 at(),
-                format!("the value is tagged '{}'", written(tag.handle(), tag.suffix())),
+                format!(
+                    "the value is tagged '{}'",
+                    written(tag.handle(), tag.suffix())
+                ),
             )
             .hint("write the value itself, without a tag: a tag can hide what the file grants"));
         }
@@ -41,8 +44,10 @@ pub fn refuse_tags_and_merge_keys(name: &Arc<str>, text: &str) -> Result<(), Con
             && is_key
             && value == "<<"
         {
-            return Err(ConfigError::new(ErrorKind::Syntax, at(), "YAML merge key '<<'")
-                .hint("write the keys out in full: a merge pulls values in from elsewhere"));
+            return Err(
+                ConfigError::new(ErrorKind::Syntax, at(), "YAML merge key '<<'")
+                    .hint("write the keys out in full: a merge pulls values in from elsewhere"),
+            );
         }
         match event {
             Event::MappingStart(..) => {
@@ -107,7 +112,10 @@ mod tests {
 
     #[test]
     fn plain_yaml_passes() {
-        assert_eq!(scan("a: 1\nb: [x, '<<', {c: \"<<\"}]\nd: &d {x: 1}\ne: *d\n"), Ok(()));
+        assert_eq!(
+            scan("a: 1\nb: [x, '<<', {c: \"<<\"}]\nd: &d {x: 1}\ne: *d\n"),
+            Ok(())
+        );
         // A '<<' value, or a quoted '<<' key, is no merge.
         assert_eq!(scan("k: <<\n'<<': 1\n"), Ok(()));
         // Syntax errors are the deserializer's to report.

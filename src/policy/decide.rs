@@ -3,13 +3,14 @@
 //! takes a `Permit`, so the compiler rules out a request that skipped enforcement.
 
 use super::deny::{
-    BodyDenial, BodyError, DenyReason, HeaderDenial, PathDenial, QueryAllowed, TargetDenial,
+    BodyDenial, BodyError, DenyReason, EncodedPlace, HeaderDenial, PathDenial, QueryAllowed,
+    TargetDenial,
 };
 use super::headers::is_forbidden_request_header;
 use super::limits::{MIN_TIMEOUT, Oversize};
 use super::model::{PathRule, Policy, QueryRule, Route, Target};
 use super::param::ParamError;
-use super::path::{PathError, normalize};
+use super::path::{PathError, decodes_to_traversal, normalize};
 use super::request::{ArgumentError, CallRequest, Narrowing, RouteCall, TargetCall};
 use super::target_url::{self, TargetUrl, UrlError, push_query_pair};
 use super::template::check_value;
@@ -17,6 +18,7 @@ use super::tool::CALL_TARGET;
 use super::types::{Method, MethodSet};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
+use percent_encoding::percent_decode_str;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -158,6 +160,11 @@ fn decide_route<'p>(call: &RouteCall<'p, '_>) -> Result<Permit<'p>, DenyReason> 
             .ok_or_else(|| bad_param(name, ParamError::Required))?;
         let text = spec.check(value).map_err(|why| bad_param(name, why))?;
         check_value(&text).map_err(|why| bad_param(name, ParamError::Segment(why)))?;
+        if decodes_to_traversal(&text) {
+            return Err(DenyReason::DoubleEncoded {
+                place: EncodedPlace::Param(name.clone()),
+            });
+        }
         texts.push((name.as_str(), text));
     }
     let path = route.template.render(|p| {
@@ -267,6 +274,15 @@ fn decide_target<'p>(policy: &'p Policy, call: &TargetCall) -> Result<Permit<'p>
         method: call.method.clone(),
         allowed: target.paths.methods().iter().collect(),
     })?;
+    if let Some(seg) = call
+        .path
+        .split('/')
+        .find(|seg| decodes_to_traversal(&percent_decode_str(seg).decode_utf8_lossy()))
+    {
+        return Err(DenyReason::DoubleEncoded {
+            place: EncodedPlace::PathSegment(seg.to_owned()),
+        });
+    }
     let path = normalize(&call.path).map_err(|e| DenyReason::PathNotAllowed {
         path: call.path.clone(),
         why: PathDenial::Malformed(e),

@@ -49,6 +49,20 @@ pub enum DenyReason {
         size: u64,
         limit: u64,
     },
+    /// A template value, or a `call_target` path segment, that one more percent-decoding turns
+    /// into a dot segment, a separator or a control character.
+    DoubleEncoded {
+        place: EncodedPlace,
+    },
+}
+
+/// Where a double-encoded value was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncodedPlace {
+    /// The route parameter of this name.
+    Param(String),
+    /// The `call_target` path, with this segment.
+    PathSegment(String),
 }
 
 /// Why a `call_target` label was refused.
@@ -128,6 +142,7 @@ impl DenyReason {
             DenyReason::BodyNotAllowed { .. } => "body_not_allowed",
             DenyReason::BadBody(_) => "bad_body",
             DenyReason::RequestTooLarge { .. } => "request_too_large",
+            DenyReason::DoubleEncoded { .. } => "double_encoded",
         }
     }
 }
@@ -178,6 +193,17 @@ impl fmt::Display for DenyReason {
                 f,
                 "the request body is {size} bytes, above this target's limit of {limit}"
             ),
+            DenyReason::DoubleEncoded { place } => {
+                let what = match place {
+                    EncodedPlace::Param(name) => format!("parameter '{name}'"),
+                    EncodedPlace::PathSegment(seg) => format!("path segment '{seg}'"),
+                };
+                write!(
+                    f,
+                    "{what} decodes to a dot segment, '/', '\\' or a control character once more; \
+                     an upstream that decodes twice would act on it, so send the value decoded"
+                )
+            }
         }
     }
 }

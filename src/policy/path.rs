@@ -135,6 +135,39 @@ pub fn is_dot_segment(seg: &str) -> bool {
     matches!(&b[..params.unwrap_or(b.len())], b"." | b"..")
 }
 
+/// Whether one more percent-decoding of `text` gives something that would change the path to a
+/// server or proxy that decodes twice (IIS, some gateways and frameworks): a dot segment, a
+/// `/`, a `\` or a control character. A value `%2e%2e` is sent encoded as `%252e%252e`, which
+/// such an upstream turns back into `..`.
+pub fn decodes_to_traversal(text: &str) -> bool {
+    if !text.contains('%') {
+        return false;
+    }
+    let b = text.as_bytes();
+    let mut decoded = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                decoded.push(h * 16 + l);
+                i += 3;
+            }
+            (c, _, _) => {
+                decoded.push(c);
+                i += 1;
+            }
+        }
+    }
+    decoded
+        .iter()
+        .any(|&c| matches!(c, b'/' | b'\\' | 0x00..=0x1f | 0x7f))
+        || is_dot_segment(&String::from_utf8_lossy(&decoded))
+}
+
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
@@ -246,12 +279,22 @@ pub fn build_glob(text: &str) -> Result<Glob, String> {
     if text.contains("//") {
         return Err("has an empty segment ('//'); remove the extra '/'".into());
     }
-    GlobBuilder::new(text)
+    GlobBuilder::new(&non_empty_stars(text))
         .literal_separator(true)
         .backslash_escape(false)
         .empty_alternates(false)
         .build()
         .map_err(|e| format!("is not a valid glob: {}", e.kind()))
+}
+
+/// A segment that is `*` alone matches one non-empty segment: `/public/*` grants `/public/x`,
+/// never `/public/` (an empty last segment, often a directory listing). globset's `*` matches
+/// the empty string, so such a segment is compiled as `?*`: one character, then any.
+fn non_empty_stars(text: &str) -> String {
+    text.split('/')
+        .map(|seg| if seg == "*" { "?*" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Whether a `[...]` class holds '/' itself or in a range (`[.-0]` spans it): such a class
@@ -385,6 +428,18 @@ mod tests {
     }
 
     #[test]
+    fn double_decoding_is_caught() {
+        for bad in [
+            "%2e%2e", "%2E.", ".%2e", "%2e", "a%2fb", "%5c", "%00", "%0d%0a", "%2e%2e;x",
+        ] {
+            assert!(decodes_to_traversal(bad), "{bad}");
+        }
+        for ok in ["abc", "100%", "%41%42", "%2ex", "a.b", "%zz", "..x"] {
+            assert!(!decodes_to_traversal(ok), "{ok}");
+        }
+    }
+
+    #[test]
     fn globs_keep_to_their_segments() {
         let g = PathGlob::parse("/reports/*").unwrap();
         let m = |p: &str| g.is_match(&normalize(p).unwrap());
@@ -392,6 +447,13 @@ mod tests {
         assert!(!m("/reports/daily/secret"));
         assert!(!m("/reports"));
         assert!(!m("/reports/a/"));
+        // A lone `*` is one non-empty segment: the empty last segment is not granted.
+        assert!(!m("/reports/"));
+        assert!(m("/reports/x"));
+        let mid = PathGlob::parse("/a/*/c").unwrap();
+        assert!(mid.is_match(&normalize("/a/b/c").unwrap()));
+        let part = PathGlob::parse("/files/*.json").unwrap();
+        assert!(part.is_match(&normalize("/files/a.json").unwrap()));
         let deep = PathGlob::parse("/reports/**").unwrap();
         assert!(deep.is_match(&normalize("/reports/a/b/c").unwrap()));
         let q = PathGlob::parse("/files/?").unwrap();

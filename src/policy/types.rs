@@ -413,7 +413,9 @@ pub(super) fn check_raw_base_path(text: &str) -> Result<(), (String, String)> {
     let lower = path.to_ascii_lowercase();
     let bad = path.contains('\\')
         || path.contains("//")
-        || ["%2e", "%2f", "%5c", "%00"].iter().any(|e| lower.contains(e))
+        || ["%2e", "%2f", "%5c", "%00"]
+            .iter()
+            .any(|e| lower.contains(e))
         || path.split('/').any(|s| s == "." || s == "..");
     if bad {
         return Err((

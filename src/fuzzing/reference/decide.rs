@@ -98,7 +98,7 @@ pub(crate) fn decide_route(
     let mut values = Vec::new();
     for (name, decl) in &r.params {
         let text = check_param(decl.as_ref(), args.get(name)?)?;
-        if text.is_empty() || dot_segment(&text) {
+        if text.is_empty() || dot_segment(&text) || decodes_to_danger(&text) {
             return None;
         }
         values.push((name.clone(), text));
@@ -306,4 +306,16 @@ pub(crate) fn decide_target(gp: &GenPolicy, args: &Map<String, Value>) -> Option
         timeout_ms: timeout_ms.map_or(DEFAULT_TIMEOUT_MS, |ms| ms.min(DEFAULT_TIMEOUT_MS)),
         redirects,
     })
+}
+
+/// Whether a value that holds a percent escape, decoded once more (as an upstream that decodes
+/// twice would), gives a dot segment, a `/`, a `\` or a control character (docs/allowlist.md).
+fn decodes_to_danger(text: &str) -> bool {
+    if !text.contains('%') {
+        return false;
+    }
+    let once = percent_decode(text);
+    once.iter()
+        .any(|&b| b == b'/' || b == b'\\' || b < 0x20 || b == 0x7f)
+        || dot_segment(&String::from_utf8_lossy(&once))
 }

@@ -179,6 +179,8 @@ pub(crate) fn match_segs(
         }
         Some(Seg::Pieces(pieces)) => {
             p < parts.len()
+                // A segment that is `*` alone matches one non-empty segment (docs/allowlist.md).
+                && !(matches!(pieces.as_slice(), [Piece::Star]) && parts[p].is_empty())
                 && match_pieces(pieces, &parts[p].chars().collect::<Vec<_>>())
                 && match_segs(globs, parts, g + 1, p + 1, memo)
         }
