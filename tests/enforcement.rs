@@ -471,3 +471,44 @@ fn metadata_and_transition_forms_are_denied_whatever_allow_cidrs_says() {
         );
     }
 }
+
+/// Patterns mean what the published JSON Schema says (ECMA-262): `\d` is an ASCII digit and `\w`
+/// an ASCII word character, so Arabic-Indic and fullwidth digits, fullwidth letters and
+/// combining marks are refused, and nothing reaches the canary.
+#[tokio::test]
+async fn class_escapes_in_patterns_are_ascii_as_the_schema_says() {
+    let canary = Upstream::canary().await;
+    let yaml = format!(
+        r#"
+version: 1
+targets:
+  - label: api
+    base_url: {}/api
+    network: {{ allow_cidrs: [127.0.0.1/32] }}
+    dangerous: {{ allow_plaintext_http: true }}
+    routes:
+      - name: get_num
+        method: GET
+        path: /n/{{n}}
+        params: {{ n: {{ pattern: '^\d{{1,6}}$' }} }}
+        query: {{ w: {{ pattern: '^\w{{1,16}}$' }} }}
+"#,
+        canary.url()
+    );
+    let engine = engine(&yaml);
+    for args in [
+        json!({"n": "١٢٣"}),
+        json!({"n": "１２３"}),
+        json!({"n": "۵"}),
+        json!({"n": "1", "w": "ａｂｃ"}),
+        json!({"n": "1", "w": "e\u{301}"}),
+        json!({"n": "1", "w": "é"}),
+    ] {
+        let outcome = call(&engine, "api.get_num", args.clone()).await;
+        assert_eq!(code(&outcome), "bad_param", "{args}");
+    }
+    assert_eq!(canary.hits(), 0, "{:?}", canary.requests());
+    let allowed = call(&engine, "api.get_num", json!({"n": "123456", "w": "abc_1"})).await;
+    assert_eq!(code(&allowed), "ok");
+    assert_eq!(canary.requests().len(), 1, "the ASCII call went out");
+}

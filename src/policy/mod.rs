@@ -6,6 +6,7 @@ mod compile_route;
 mod compiler;
 pub mod decide;
 pub mod deny;
+mod ecma_regex;
 pub mod headers;
 pub mod limits;
 pub mod model;

@@ -64,6 +64,8 @@ impl ParamType {
 #[derive(Debug, Clone)]
 pub struct Pattern {
     text: String,
+    /// The same pattern for the regex crate, with its ECMA-262 meaning (`ecma_regex`).
+    rust: String,
     regex: OnceLock<Option<Regex>>,
 }
 
@@ -74,10 +76,16 @@ impl Pattern {
                 "pattern is longer than {MAX_PATTERN_LEN} characters"
             ));
         }
+        let rust = super::ecma_regex::to_rust(text).map_err(|e| {
+            format!(
+                "pattern '{text}' would match differently here than JSON Schema says; {}",
+                e.hint()
+            )
+        })?;
         regex_syntax::ParserBuilder::new()
             .nest_limit(MAX_PATTERN_NEST)
             .build()
-            .parse(text)
+            .parse(&rust)
             .map_err(|e| {
                 format!(
                     "pattern '{text}' does not compile: {}",
@@ -86,6 +94,7 @@ impl Pattern {
             })?;
         Ok(Self {
             text: text.to_owned(),
+            rust,
             regex: OnceLock::new(),
         })
     }
@@ -99,7 +108,7 @@ impl Pattern {
     pub fn is_match(&self, s: &str) -> bool {
         self.regex
             .get_or_init(|| {
-                RegexBuilder::new(&self.text)
+                RegexBuilder::new(&self.rust)
                     .size_limit(MAX_PATTERN_SIZE)
                     .build()
                     .ok()
