@@ -356,3 +356,77 @@ async fn narrowing_knobs_only_lower_limits() {
         "cannot be raised"
     );
 }
+
+/// A redirect hop is decided as a first request is, query included: a `paths` rule with no
+/// `query`, or a route that declares none, refuses a hop that adds one, and the hop never
+/// reaches the upstream (it sees the first request only). The reason inside is the first
+/// request's: `query_not_allowed`.
+#[tokio::test]
+async fn a_redirect_hop_gets_no_query_the_allowlist_does_not_grant() {
+    let up = Upstream::start(|s| match s.target.as_str() {
+        "/api/public/hello" => Reply::redirect(302, "/api/public/hello2?t=x"),
+        "/api/items/a" => Reply::redirect(302, "/api/items/b?admin=true"),
+        "/api/items/c" => Reply::redirect(302, "/api/items/d?expand=lines"),
+        "/api/items/e" => Reply::redirect(302, "/api/items/f?expand=secrets"),
+        _ => Reply::ok("landed"),
+    })
+    .await;
+    let yaml = format!(
+        "version: 1\ntargets:\n  - label: api\n    base_url: {}/api\n    network: {{ allow_cidrs: [127.0.0.1/32] }}\n    \
+         dangerous: {{ allow_plaintext_http: true }}\n    redirects: 3\n    \
+         paths: [{{ methods: [GET], glob: \"/public/*\" }}]\n    routes:\n      \
+         - {{ name: get, method: GET, path: \"/items/{{id}}\", query: {{ expand: {{ enum: [lines] }} }} }}\n",
+        up.url()
+    );
+    let engine = engine(&yaml);
+    let outcome = call(&engine, "call_target", get("/public/hello")).await;
+    let harpoon::engine::Outcome::Failed(harpoon::callout::CallError::RedirectNotAllowed(
+        harpoon::policy::HopError::Denied(reason),
+    )) = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(reason.code(), "query_not_allowed");
+    let outcome = call(&engine, "api.get", json!({"id": "a"})).await;
+    assert_eq!(code(&outcome), "redirect_not_allowed", "{outcome:?}");
+    let outcome = call(&engine, "api.get", json!({"id": "e"})).await;
+    assert_eq!(code(&outcome), "redirect_not_allowed", "{outcome:?}");
+    let targets: Vec<String> = up.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        targets,
+        ["/api/public/hello", "/api/items/a", "/api/items/e"],
+        "no refused hop was sent"
+    );
+    // A declared query parameter with a declared value is followed, re-encoded.
+    let r = response(call(&engine, "api.get", json!({"id": "c"})).await);
+    assert_eq!((r.status, r.redirects), (200, 1));
+    assert_eq!(
+        up.requests().last().expect("hop").target,
+        "/api/items/d?expand=lines"
+    );
+}
+
+/// An upstream that echoes the injected secret in a refused redirect's `Location` (absolute,
+/// relative, or unparseable) never gets it into the result's message.
+#[tokio::test]
+async fn a_secret_in_a_refused_location_is_redacted() {
+    let secret = "s3cret-token-value";
+    for location in [
+        format!("http://evil.example/?t={secret}"),
+        format!("/elsewhere?t={secret}"),
+        format!("http://[::1/?t={secret}"),
+        format!("http://evil.example/?t=%73{}", &secret[1..]),
+    ] {
+        let loc = location.clone();
+        let up = Upstream::start(move |_| Reply::redirect(302, &loc)).await;
+        let engine = engine(&target(&up.url(), "    redirects: 3\n"));
+        let outcome = call(&engine, "call_target", get("/x")).await;
+        assert_eq!(code(&outcome), "redirect_not_allowed", "{location}");
+        let harpoon::engine::Outcome::Failed(e) = &outcome else {
+            panic!("{outcome:?}")
+        };
+        let message = e.to_string();
+        assert!(!message.contains(secret), "{location}: {message}");
+        assert!(!message.contains(&secret[1..]), "{location}: {message}");
+    }
+}

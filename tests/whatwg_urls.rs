@@ -42,12 +42,13 @@ fn cases() -> Vec<Case> {
 
 /// An allowlist with one target on `base_url`, granting GET on every path.
 fn allowlist(base_url: &str) -> String {
-    // JSON strings are YAML strings, escapes and all.
+    // JSON strings are YAML strings, escapes and all. Any query is granted, so a hop is judged
+    // on where the standard resolves it; hop queries are judged in tests/callout.rs.
     let quoted = serde_json::to_string(base_url).expect("string");
     format!(
         "version: 1\ntargets:\n  - label: t\n    base_url: {quoted}\n    \
          dangerous: {{ allow_plaintext_http: true }}\n    redirects: 1\n    \
-         paths: [{{ methods: [GET], glob: \"/**\" }}]\n"
+         paths: [{{ methods: [GET], glob: \"/**\", query: [\"*\"] }}]\n"
     )
 }
 

@@ -13,6 +13,7 @@ pub mod model;
 pub mod net;
 pub mod param;
 pub mod path;
+pub mod redact;
 pub mod request;
 pub mod schema;
 pub mod secret;

@@ -221,21 +221,26 @@ impl ParamSpec {
         Ok(text)
     }
 
-    /// Checks a value that arrived as text (a path segment of a redirect target).
-    pub fn check_text(&self, text: &str) -> bool {
+    /// Checks a value that arrived as text (a path segment or query value of a redirect
+    /// target): it must be the text a caller's value of the declared type would be sent as.
+    pub fn check_text(&self, text: &str) -> Result<(), ParamError> {
+        let wrong = ParamError::WrongType(self.kind);
         let value = match self.kind {
             ParamType::String => Value::String(text.to_owned()),
             ParamType::Integer | ParamType::Number => match serde_json::from_str::<Value>(text) {
                 Ok(v @ Value::Number(_)) => v,
-                _ => return false,
+                _ => return Err(wrong),
             },
             ParamType::Boolean => match text {
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
-                _ => return false,
+                _ => return Err(wrong),
             },
         };
-        self.check(&value).is_ok_and(|t| t == text)
+        match self.check(&value)? {
+            sent if sent == text => Ok(()),
+            _ => Err(wrong),
+        }
     }
 
     /// The JSON Schema of the parameter, for the tool's inputSchema.

@@ -84,17 +84,16 @@ pub fn build(target: &Target, path: &str, query: &str) -> Result<TargetUrl, UrlE
     Ok(TargetUrl(s))
 }
 
-/// The URL of a redirect hop, if it keeps the target's origin and stays under its base path.
-pub fn from_checked_hop(target: &Target, url: &url::Url) -> Result<TargetUrl, UrlError> {
+/// The path of a redirect hop relative to the base path, if the hop keeps the target's origin
+/// and stays under its base path. Its query is checked and re-encoded by `decide_hop`.
+pub fn hop_path<'u>(target: &Target, url: &'u url::Url) -> Result<&'u str, UrlError> {
     if !same_origin(target, url) {
         return Err(UrlError::HopLeavesOrigin);
     }
-    let full_path = url.path();
-    let path = full_path
+    url.path()
         .strip_prefix(target.base_path.as_str())
         .filter(|p| p.starts_with('/'))
-        .ok_or(UrlError::HopLeavesBasePath)?;
-    build(target, path, url.query().unwrap_or(""))
+        .ok_or(UrlError::HopLeavesBasePath)
 }
 
 /// Scheme, host and port all equal the target's.

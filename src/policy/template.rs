@@ -162,7 +162,9 @@ impl PathTemplate {
                         let decoded =
                             percent_encoding::percent_decode_str(part).decode_utf8_lossy();
                         check_value(&decoded).is_ok()
-                            && params.get(p).is_some_and(|spec| spec.check_text(&decoded))
+                            && params
+                                .get(p)
+                                .is_some_and(|spec| spec.check_text(&decoded).is_ok())
                     }
                 })
     }
