@@ -63,6 +63,7 @@ fn response(content_type: &str, body: Vec<u8>) -> BoundedResponse {
         truncated: false,
         content_type: Some(content_type.into()),
         redirects: 0,
+        redactor: Default::default(),
     }
 }
 

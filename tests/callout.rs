@@ -430,3 +430,52 @@ async fn a_secret_in_a_refused_location_is_redacted() {
         assert!(!message.contains(&secret[1..]), "{location}: {message}");
     }
 }
+
+/// Secrets an upstream echoes where harpoon decodes or copies: a media type (`image/<secret>`
+/// would have become a block's `mimeType`), JSON `\u` escapes (harpoon parses the body), and a
+/// multipart part's percent-encoded `Content-Location`. None reaches the result.
+#[tokio::test]
+async fn secrets_in_media_types_json_escapes_and_part_locations_never_reach_a_result() {
+    let secret = "s3cret-token-value";
+    let escaped: String = secret
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    let encoded: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+    let (escaped2, encoded2) = (escaped.clone(), encoded.clone());
+    let up = Upstream::start(move |s| {
+        let (ct, body) = match s.target.as_str() {
+            "/api/image" => (format!("image/{secret}"), b"\x89PNG".to_vec()),
+            "/api/json" => (
+                "application/json".to_owned(),
+                format!("{{\"token\": \"{escaped2}\", \"{escaped2}\": 1}}").into_bytes(),
+            ),
+            _ => (
+                "multipart/mixed; boundary=b".to_owned(),
+                format!("--b\r\nContent-Type: text/plain\r\nContent-Location: test://{encoded2}\r\n\r\nhi\r\n--b--").into_bytes(),
+            ),
+        };
+        Reply::Respond {
+            status: 200,
+            headers: vec![("content-type".into(), ct)],
+            body,
+        }
+    })
+    .await;
+    let engine = engine(&target(&up.url(), ""));
+    for path in ["/image", "/json", "/multipart"] {
+        let outcome = call(&engine, "call_target", get(path)).await;
+        let result = harpoon::mcp::result::to_result("call_target", outcome).expect("a result");
+        let text = serde_json::to_string(&result).expect("json");
+        assert!(!text.contains(secret), "{path}: {text}");
+        assert!(!text.contains(&encoded), "{path}: {text}");
+        assert!(
+            !text.contains(&escaped.replace('\\', "\\\\")),
+            "{path}: {text}"
+        );
+        if path == "/image" {
+            // The media type held the secret, so it reads as octet-stream: no image block.
+            assert_eq!(result.content.len(), 1, "{text}");
+        }
+    }
+}

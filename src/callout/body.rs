@@ -5,6 +5,7 @@
 use super::error::{CallError, Phase};
 use crate::policy::Target;
 use crate::policy::limits::Oversize;
+use crate::policy::redact::Redactor;
 use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -22,8 +23,12 @@ pub struct BoundedResponse {
     /// The full body size when known (Content-Length, or the whole body was read).
     pub full_size: Option<u64>,
     pub truncated: bool,
+    /// The validated media type (`media_type::validated`), when the upstream sent one.
     pub content_type: Option<String>,
     pub redirects: u8,
+    /// The target's secrets, so what harpoon decodes from the body later (JSON, multipart) is
+    /// blanked again once decoded.
+    pub redactor: Redactor,
 }
 
 /// The response headers a caller may see: the target's allowlist only, values capped, secrets
@@ -142,7 +147,10 @@ pub(super) async fn read_body(
                 phase: Phase::Body,
                 after: timeout,
             })?
-            .map_err(|e| CallError::Upstream(format!("the body broke off: {}", root_cause(&e))))?;
+            .map_err(|e| {
+                CallError::Upstream(format!("the body broke off: {}", root_cause(&e)))
+                    .redacted(target)
+            })?;
         let Some(chunk) = chunk else {
             let size = body.len() as u64;
             let (bytes, _) = body.finish(target);

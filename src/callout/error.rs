@@ -74,6 +74,20 @@ impl CallError {
     }
 }
 
+impl CallError {
+    /// The error with the text it carries from the network (a library's message about what the
+    /// upstream sent) passed through the target's redaction, like every upstream string.
+    pub(super) fn redacted(self, target: &crate::policy::Target) -> Self {
+        match self {
+            CallError::Upstream(why) => CallError::Upstream(target.redact_text(&why).to_string()),
+            CallError::Unreachable(why) => {
+                CallError::Unreachable(target.redact_text(&why).to_string())
+            }
+            other => other,
+        }
+    }
+}
+
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = match self {

@@ -6,6 +6,7 @@ mod body;
 pub mod client;
 mod error;
 mod limiter;
+pub mod media_type;
 mod peer_check;
 pub mod resolver;
 mod send;

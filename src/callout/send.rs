@@ -84,8 +84,7 @@ impl Callout {
             let content_type = response
                 .headers()
                 .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+                .map(|v| super::media_type::validated(v.to_str().unwrap_or(""), &target.redactor));
             let (body, full_size, truncated) = read_body(
                 target,
                 response,
@@ -106,6 +105,7 @@ impl Callout {
                 truncated,
                 content_type,
                 redirects: hops,
+                redactor: target.redactor.clone(),
             });
         }
     }
@@ -136,7 +136,7 @@ impl Callout {
                 phase: Phase::FirstByte,
                 after: timeout,
             })?;
-        response.map_err(|e| classify(&e, target.limits.connect_timeout))
+        response.map_err(|e| classify(&e, target.limits.connect_timeout).redacted(target))
     }
 }
 

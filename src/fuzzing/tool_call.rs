@@ -3,8 +3,10 @@
 use super::corpus::*;
 use super::generators::*;
 use super::input::Input;
+use crate::callout::media_type::validated;
 use crate::callout::{BoundedResponse, Callout, HostResolver, OwnListeners};
 use crate::engine::{Engine, Outcome};
+use crate::policy::redact::Redactor;
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -146,25 +148,105 @@ pub(crate) const CONTENT_TYPES: &[&str] = &[
     "multipart/related", "application/octet-stream", "", "application/xml", ";;;", "TEXT/PLAIN",
 ];
 
+/// No string of a serialized result holds a secret: as text, once a URI is percent-decoded, or
+/// once base64 data is decoded (harpoon encodes binary bodies, and never a secret in them).
+fn assert_no_secret(v: &Value, key: &str) {
+    use base64::Engine as _;
+    match v {
+        Value::String(s) => {
+            let mut forms = vec![s.as_bytes().to_vec()];
+            if key == "uri" {
+                forms.push(percent_encoding::percent_decode(s.as_bytes()).collect());
+            }
+            if matches!(key, "data" | "blob" | "body_base64")
+                && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s)
+            {
+                forms.push(bytes);
+            }
+            for form in forms {
+                for secret in [SECRET_TOKEN, SECRET_TENANT] {
+                    assert!(
+                        !form.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                        "secret {secret:?} in {key}: {s}"
+                    );
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| assert_no_secret(i, key)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                assert_no_secret(&Value::String(k.clone()), "");
+                assert_no_secret(v, k);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Ways an upstream might spell a secret back: as it is, with JSON `\u` escapes, percent-encoded,
+/// and inside a media type.
+fn spell_secret(secret: &str, how: usize) -> String {
+    match how {
+        0 => secret.to_owned(),
+        1 => secret
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect(),
+        2 => secret.bytes().map(|b| format!("%{b:02X}")).collect(),
+        _ => format!(
+            "{}\\u{:04x}{}",
+            &secret[..1],
+            secret.as_bytes()[1],
+            &secret[2..]
+        ),
+    }
+}
+
 /// An upstream's response as a result: the envelope states status, size and truncation as they
-/// are, error statuses are `isError`, and every block is well-formed.
+/// are, error statuses are `isError`, and every block is well-formed. The response goes through
+/// what the callout does to it (secrets blanked from the raw bytes, the media type validated),
+/// and no secret of the target comes out in any field, however the upstream spelled it.
 pub(crate) fn response_result(inp: &mut Input) {
-    let body = if inp.has_text() {
+    let mut body = if inp.has_text() {
         inp.text().into_bytes()
     } else {
         response_bytes(inp)
     };
     let status = *inp.pick(&[200u16, 201, 204, 301, 400, 404, 500, 599]);
-    let content_type = inp.pick(CONTENT_TYPES).to_string();
+    let mut content_type = inp.pick(CONTENT_TYPES).to_string();
+    let secret = *inp.pick(&[SECRET_TOKEN, SECRET_TENANT]);
+    let spelled = spell_secret(secret, inp.below(4));
+    match inp.below(5) {
+        0 => body = format!("{{\"k\": \"{spelled}\", \"{spelled}\": 1}}").into_bytes(),
+        1 => content_type = format!("image/{spelled}"),
+        2 => content_type = format!("application/json; x={spelled}"),
+        3 => {
+            body = format!(
+                "--b\r\nContent-Type: image/{spelled}\r\nContent-Location: test://{spelled}\r\n\r\n{spelled}\r\n--b--"
+            )
+            .into_bytes();
+            content_type = "multipart/mixed; boundary=b".into();
+        }
+        _ => {}
+    }
     let truncated = inp.flip();
+    let redactor = Redactor::new([SECRET_TOKEN, SECRET_TENANT].map(|s| s.as_bytes().into()));
+    redactor.bytes(&mut body, truncated);
+    // As `filter_response_headers` returns it.
+    let mut header = content_type.clone().into_bytes();
+    redactor.bytes(&mut header, false);
     let r = BoundedResponse {
         status,
-        headers: vec![("content-type".into(), content_type.clone())],
+        headers: vec![(
+            "content-type".into(),
+            String::from_utf8_lossy(&header).into_owned(),
+        )],
         full_size: truncated.then_some(body.len() as u64 + 10),
         body: bytes::Bytes::from(body.clone()),
         truncated,
-        content_type: Some(content_type),
+        content_type: Some(validated(&content_type, &redactor)),
         redirects: 0,
+        redactor,
     };
     let result =
         crate::mcp::result::to_result("t.r", Outcome::Response(r)).expect("a response is a result");
@@ -175,5 +257,6 @@ pub(crate) fn response_result(inp: &mut Input) {
     assert_eq!(envelope["truncated"], json!(truncated));
     assert!(envelope.get("body").is_some() != envelope.get("body_base64").is_some());
     assert!(result.content.len() <= 1 + 32, "one block per part at most");
-    serde_json::to_string(&result).expect("a result serializes");
+    let value = serde_json::to_value(&result).expect("a result serializes");
+    assert_no_secret(&value, "");
 }

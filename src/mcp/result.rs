@@ -6,6 +6,7 @@
 
 use super::multipart;
 use crate::callout::BoundedResponse;
+use crate::callout::media_type::validated;
 use crate::engine::Outcome;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -119,8 +120,10 @@ fn body_form(r: &BoundedResponse) -> Body {
     }
     if is_json(&e)
         && !r.truncated
-        && let Ok(v) = serde_json::from_slice::<Value>(&r.body)
+        && let Ok(mut v) = serde_json::from_slice::<Value>(&r.body)
     {
+        // Decoding can reveal a secret the raw bytes spelled with `\u` escapes.
+        r.redactor.json(&mut v);
         return Body::Json(v);
     }
     if !is_text(&e) {
@@ -144,7 +147,7 @@ fn media_blocks(r: &BoundedResponse) -> Vec<ContentBlock> {
     let e = essence(Some(ct));
     if e.starts_with("multipart/") {
         return multipart::parse(ct, &r.body)
-            .map(|parts| parts.iter().filter_map(part_block).collect())
+            .map(|parts| parts.iter().filter_map(|p| part_block(p, r)).collect())
             .unwrap_or_default();
     }
     block(&e, None, &r.body)
@@ -153,9 +156,19 @@ fn media_blocks(r: &BoundedResponse) -> Vec<ContentBlock> {
         .collect()
 }
 
-fn part_block(p: &multipart::Part) -> Option<ContentBlock> {
-    let e = essence(p.content_type.as_deref());
-    block(&e, p.content_location.as_deref(), p.body)
+/// A part's headers come from the body: its media type is validated and its location redacted
+/// like any upstream string (the body's bytes were blanked, but not percent-decoded).
+fn part_block(p: &multipart::Part, r: &BoundedResponse) -> Option<ContentBlock> {
+    let media = p
+        .content_type
+        .as_deref()
+        .map(|ct| validated(ct, &r.redactor));
+    let e = essence(media.as_deref());
+    let location = p
+        .content_location
+        .as_deref()
+        .map(|l| r.redactor.text(l).as_str().to_owned());
+    block(&e, location.as_deref(), p.body)
 }
 
 fn block(essence: &str, location: Option<&str>, body: &[u8]) -> Option<ContentBlock> {
@@ -207,6 +220,7 @@ mod tests {
             truncated: false,
             content_type: Some(ct.into()),
             redirects: 0,
+            redactor: Default::default(),
         }
     }
 

@@ -8,6 +8,8 @@ use super::limits::compile_limits;
 use super::limits::{self};
 use super::model::{Dangerous, Policy, Target, TargetSpans};
 use super::net::compile_network;
+use super::redact::Redactor;
+use super::secret::InjectedValue;
 use super::secret::SecretMode;
 use super::types::parse_base_url;
 use super::types::{Label, ToolName};
@@ -240,6 +242,15 @@ fn compile_target(c: &mut Compiler, raw: &RawTarget) -> Option<Target> {
         base_path,
         network,
         caller_headers,
+        redactor: Redactor::new(injected.iter().flat_map(|h| {
+            match &h.value {
+                InjectedValue::Resolved(secret) => secret
+                    .fragments()
+                    .map(|f| f.to_vec().into_boxed_slice())
+                    .collect::<Vec<_>>(),
+                InjectedValue::Unresolved => Vec::new(),
+            }
+        })),
         injected,
         response_headers,
         limits,

@@ -6,6 +6,7 @@ use super::limits::Limits;
 use super::net::NetworkPolicy;
 use super::param::ParamSpec;
 use super::path::{NormalizedPath, PathGlob};
+use super::redact::{Redacted, Redactor};
 use super::schema::BodySchema;
 use super::secret::{InjectedValue, SecretTemplate};
 use super::template::PathTemplate;
@@ -87,6 +88,8 @@ pub struct Target {
     pub caller_headers: Vec<HeaderName>,
     /// Headers the server sets, overriding any caller value.
     pub injected: Vec<InjectedHeader>,
+    /// The resolved secrets of `injected`, blanked out of everything an upstream sends back.
+    pub redactor: Redactor,
     /// Upstream headers returned to the caller.
     pub response_headers: Vec<HeaderName>,
     pub limits: Limits,
@@ -116,16 +119,12 @@ impl Target {
     /// Blanks every resolved secret of this target out of `data`; returns how many were found.
     /// `cut` says the data was cut at a size cap, so a secret's start at its end is blanked too.
     pub fn redact_secrets(&self, data: &mut [u8], cut: bool) -> usize {
-        let mut found = 0;
-        for h in &self.injected {
-            if let InjectedValue::Resolved(s) = &h.value {
-                found += s.redact(data);
-                if cut {
-                    found += usize::from(s.redact_cut_tail(data));
-                }
-            }
-        }
-        found
+        self.redactor.bytes(data, cut)
+    }
+
+    /// Upstream text for a message, with this target's secrets blanked (`Redactor::text`).
+    pub fn redact_text(&self, text: &str) -> Redacted {
+        self.redactor.text(text)
     }
 
     /// Whether `name` is injected (so a caller value for it is dropped).

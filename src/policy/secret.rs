@@ -181,70 +181,10 @@ impl Secret {
         &self.header
     }
 
-    /// Overwrites every occurrence of a referenced value in `data` with `*`, byte for byte (so
-    /// sizes stay true and JSON stays JSON).
-    pub fn redact(&self, data: &mut [u8]) -> usize {
-        let mut count = 0;
-        for f in self
-            .fragments
-            .iter()
-            .filter(|f| f.len() >= MIN_REDACTED_LEN)
-        {
-            let mut start = 0;
-            while let Some(at) = find(&data[start..], f) {
-                let at = start + at;
-                data[at..at + f.len()].fill(b'*');
-                start = at + f.len();
-                count += 1;
-            }
-        }
-        count
+    /// The resolved value of each reference, for a target's `Redactor`.
+    pub(crate) fn fragments(&self) -> impl Iterator<Item = &[u8]> {
+        self.fragments.iter().map(|f| &f[..])
     }
-
-    /// For data cut off at a size cap: blanks a trailing piece that is the start of a
-    /// referenced value (the rest of the secret was cut away), however short.
-    pub fn redact_cut_tail(&self, data: &mut [u8]) -> bool {
-        let mut blanked = false;
-        for f in self
-            .fragments
-            .iter()
-            .filter(|f| f.len() >= MIN_REDACTED_LEN)
-        {
-            let longest = (1..f.len().min(data.len() + 1))
-                .rev()
-                .find(|&n| data.ends_with(&f[..n]));
-            if let Some(n) = longest {
-                let end = data.len();
-                data[end - n..].fill(b'*');
-                blanked = true;
-            }
-        }
-        blanked
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= haystack.len() {
-        match haystack[i..=haystack.len() - needle.len()]
-            .iter()
-            .position(|&b| b == first)
-        {
-            None => return None,
-            Some(p) => {
-                i += p;
-                if &haystack[i..i + needle.len()] == needle {
-                    return Some(i);
-                }
-                i += 1;
-            }
-        }
-    }
-    None
 }
 
 impl fmt::Debug for Secret {
@@ -335,19 +275,22 @@ mod tests {
             .unwrap()
             .resolve(&env)
             .unwrap();
+        let r = crate::policy::redact::Redactor::new(
+            s.fragments().map(|f| f.to_vec().into_boxed_slice()),
+        );
         let mut body = b"{\"auth\":\"Bearer s3cr3t-value\",\"again\":\"s3cr3t-value\"}".to_vec();
-        assert_eq!(s.redact(&mut body), 2);
+        assert_eq!(r.bytes(&mut body, false), 2);
         assert_eq!(
             body,
             b"{\"auth\":\"Bearer ************\",\"again\":\"************\"}"
         );
         let mut clean = b"nothing here".to_vec();
-        assert_eq!(s.redact(&mut clean), 0);
+        assert_eq!(r.bytes(&mut clean, false), 0);
         let mut cut = b"token: Bearer s3cr".to_vec();
-        assert!(s.redact_cut_tail(&mut cut));
+        assert_eq!(r.bytes(&mut cut, true), 1);
         assert_eq!(cut, b"token: Bearer ****");
         let mut unrelated = b"the end".to_vec();
-        assert!(!s.redact_cut_tail(&mut unrelated));
+        assert_eq!(r.bytes(&mut unrelated, true), 0);
     }
 
     #[test]
