@@ -84,9 +84,13 @@ pub async fn start(
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = router(token);
     tokio::spawn(async move {
-        let _ = axum::serve(crate::transport::http::nodelay(listener), app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        crate::transport::listen::serve(
+            listener,
+            app,
+            crate::transport::listen::ListenLimits::default(),
+            shutdown.cancelled_owned(),
+        )
+        .await;
     });
     Ok(addr)
 }

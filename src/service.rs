@@ -124,12 +124,18 @@ impl HarpoonService {
         &self,
         config: StreamableHttpServerConfig,
     ) -> StreamableHttpService<McpHandler, LocalSessionManager> {
+        self.streamable_http_with(config, Arc::new(LocalSessionManager::default()))
+    }
+
+    /// The same, keeping legacy sessions in `sessions` (whose size and idle time the caller
+    /// bounds: `transport::sessions`).
+    pub fn streamable_http_with(
+        &self,
+        config: StreamableHttpServerConfig,
+        sessions: Arc<LocalSessionManager>,
+    ) -> StreamableHttpService<McpHandler, LocalSessionManager> {
         let handler = self.handler.clone();
-        StreamableHttpService::new(
-            move || Ok(handler.clone()),
-            Arc::new(LocalSessionManager::default()),
-            config,
-        )
+        StreamableHttpService::new(move || Ok(handler.clone()), sessions, config)
     }
 
     /// Handles one JSON-RPC message in process and returns the reply, if the message wants one.

@@ -13,6 +13,7 @@ mod golden_tools;
 mod hostile_files;
 mod layout;
 mod lint_findings;
+mod listener_bounds;
 mod mcp_http;
 mod mcp_stdio;
 mod properties;

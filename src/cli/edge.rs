@@ -1,7 +1,7 @@
 //! `harpoon edge`: the reference edge. MCP clients call `/t/{id}/mcp`; tunnels poll
 //! `/v1/tunnels/{id}/poll` and post to `/v1/tunnels/{id}/response`.
 
-use super::startup::{LogArgs, read_token, run_serving, shutdown_signal};
+use super::startup::{ListenArgs, LogArgs, read_token, run_serving, shutdown_signal};
 use crate::policy::limits::parse_duration;
 use crate::transport::edge::{self, DEFAULT_MAX_QUEUE, Edge, EdgeOptions};
 use crate::transport::poll_protocol::valid_tunnel_id;
@@ -35,6 +35,8 @@ pub struct EdgeArgs {
     /// Permit a non-loopback listen address (requires HARPOON_EDGE_CLIENT_TOKEN).
     #[arg(long)]
     pub allow_remote: bool,
+    #[command(flatten)]
+    pub listen_limits: ListenArgs,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -96,14 +98,15 @@ async fn serve(args: &EdgeArgs) -> Result<(), String> {
     tokio::spawn(std::sync::Arc::clone(&edge).sweep_leases(shutdown.clone()));
     tracing::info!(%addr, tunnels = args.tunnels.len(), "harpoon edge listening");
     let stop = shutdown.clone();
-    axum::serve(
-        crate::transport::http::nodelay(listener),
+    crate::transport::listen::serve(
+        listener,
         edge::router(edge),
+        args.listen_limits.limits(),
+        async move {
+            shutdown_signal().await;
+            stop.cancel();
+        },
     )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        stop.cancel();
-    })
-    .await
-    .map_err(|e| format!("error: the edge failed: {e}"))
+    .await;
+    Ok(())
 }

@@ -2,11 +2,13 @@
 //! `/metrics`. `--demo` adds an embedded REST API and its allowlist, so it works out of the box.
 
 use super::startup::{
-    DrainArgs, LogArgs, compile_for_serving, load_policy, run_serving, shutdown_signal,
+    DrainArgs, ListenArgs, LogArgs, compile_for_serving, load_policy, run_serving, shutdown_signal,
 };
 use crate::demo;
+use crate::policy::limits::parse_duration;
 use crate::service::{HarpoonService, ServiceOptions};
 use crate::transport::http::{self, HttpOptions, ServerStatus};
+use crate::transport::sessions::SessionLimits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +54,15 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub drain: DrainArgs,
     #[command(flatten)]
+    pub listen_limits: ListenArgs,
+    /// Most MCP sessions open at once (2025-11-25 clients hold one each; 2026-07-28 requests
+    /// open none). Past it, an `initialize` is answered 503 with a message saying so.
+    #[arg(long, default_value_t = crate::transport::sessions::DEFAULT_MAX_SESSIONS)]
+    pub max_sessions: usize,
+    /// How long a session may sit idle before it is closed (its client starts a new one).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub session_idle_timeout: Duration,
+    #[command(flatten)]
     pub log: LogArgs,
 }
 
@@ -70,6 +81,10 @@ fn http_options(args: &ServeArgs) -> Result<HttpOptions, String> {
     options.token = std::env::var("HARPOON_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
+    options.sessions = SessionLimits {
+        max_sessions: args.max_sessions.max(1),
+        idle_timeout: args.session_idle_timeout,
+    };
     if !args.listen.ip().is_loopback() {
         if !args.allow_remote {
             return Err(format!(
@@ -131,10 +146,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
         shutdown.clone(),
         args.drain.drain_timeout,
     );
-    axum::serve(http::nodelay(listener), app)
-        .with_graceful_shutdown(drain)
-        .await
-        .map_err(|e| format!("error: the server failed: {e}"))?;
+    crate::transport::listen::serve(listener, app, args.listen_limits.limits(), drain).await;
     tracing::info!("harpoon stopped");
     Ok(())
 }

@@ -32,6 +32,26 @@ pub struct DrainArgs {
     pub drain_timeout: Duration,
 }
 
+/// The bounds of a listener that clients connect to (`serve`, `edge`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListenArgs {
+    /// How long a client may take to send a request's headers before its connection is closed.
+    #[arg(long, default_value = "10s", value_parser = crate::policy::limits::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Most connections open at once; past it, new connections are closed at once.
+    #[arg(long, default_value_t = crate::transport::listen::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+}
+
+impl ListenArgs {
+    pub fn limits(&self) -> crate::transport::listen::ListenLimits {
+        crate::transport::listen::ListenLimits {
+            header_read_timeout: self.header_read_timeout,
+            max_connections: self.max_connections.max(1),
+        }
+    }
+}
+
 /// Logging flags, on every serving subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {

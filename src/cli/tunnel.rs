@@ -110,9 +110,13 @@ async fn serve(args: &TunnelArgs) -> Result<(), String> {
     let health = health_router(&service, &status);
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, health)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
+        crate::transport::listen::serve(
+            listener,
+            health,
+            crate::transport::listen::ListenLimits::default(),
+            stop.cancelled_owned(),
+        )
+        .await;
     });
     let signal = shutdown.clone();
     tokio::spawn(async move {

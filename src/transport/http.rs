@@ -3,6 +3,7 @@
 //! request bodies, and requires a bearer token when one is configured.
 
 use super::bearer;
+use super::sessions::{SessionGate, SessionLimits, limit_sessions};
 use crate::service::HarpoonService;
 use axum::Router;
 use axum::body::Body;
@@ -41,6 +42,8 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// When set, `/mcp` requires `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// How many legacy sessions may be open, and for how long idle.
+    pub sessions: SessionLimits,
 }
 
 impl HttpOptions {
@@ -55,6 +58,7 @@ impl HttpOptions {
                 "http://[::1]:*".into(),
             ],
             token: None,
+            sessions: SessionLimits::default(),
         }
     }
 }
@@ -111,8 +115,13 @@ pub fn router(
         status,
         token: options.token.as_deref().map(Arc::from),
     };
+    let gate = SessionGate::new(options.sessions);
     let mcp = Router::new()
-        .nest_service("/mcp", service.streamable_http(config))
+        .nest_service(
+            "/mcp",
+            service.streamable_http_with(config, Arc::clone(&gate.manager)),
+        )
+        .layer(middleware::from_fn_with_state(gate, limit_sessions))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

@@ -4,6 +4,8 @@
 pub mod bearer;
 pub mod edge;
 pub mod http;
+pub mod listen;
 pub mod poll_protocol;
+pub mod sessions;
 pub mod stdio;
 pub mod tunnel;

@@ -3,6 +3,7 @@
 
 use harpoon::service::{HarpoonService, ServiceOptions};
 use harpoon::transport::http::{self, HttpOptions, ServerStatus};
+use harpoon::transport::listen::ListenLimits;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,11 @@ impl TestServer {
 }
 
 pub async fn start(yaml: &str, options: HttpOptions) -> TestServer {
+    start_with(yaml, options, ListenLimits::default()).await
+}
+
+/// `start`, with the listener's bounds set by the test.
+pub async fn start_with(yaml: &str, options: HttpOptions, limits: ListenLimits) -> TestServer {
     let policy = super::engine::policy(yaml);
     let service = HarpoonService::from_policy(policy, ServiceOptions::default()).expect("service");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -40,9 +46,7 @@ pub async fn start(yaml: &str, options: HttpOptions) -> TestServer {
     status.set_ready(true);
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(harpoon::transport::http::nodelay(listener), app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
+        harpoon::transport::listen::serve(listener, app, limits, stop.cancelled_owned()).await;
     });
     TestServer {
         addr,
