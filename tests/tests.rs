@@ -16,6 +16,7 @@ mod lint_findings;
 mod listener_bounds;
 mod mcp_http;
 mod mcp_stdio;
+mod peer_regressions;
 mod properties;
 mod schema_agreement;
 mod serve_cli;
