@@ -486,3 +486,46 @@ async fn two_replicas_share_the_work_and_one_can_stop() {
         "replica B carries on alone"
     );
 }
+
+/// The tunnel runs each command through `HarpoonService::handle_message`: a secret an upstream
+/// echoes in a refused redirect's `Location` or in a media type is redacted there as under
+/// `serve`.
+#[tokio::test]
+async fn the_tunnel_path_redacts_upstream_secrets_like_serve() {
+    let secret = "s3cret-token-value";
+    let up = Upstream::start(move |s| match s.target.as_str() {
+        "/api/reports/image" => Reply::Respond {
+            status: 200,
+            headers: vec![("content-type".into(), format!("image/{secret}"))],
+            body: b"\x89PNG".to_vec(),
+        },
+        _ => Reply::redirect(302, &format!("http://evil.example/?t={secret}")),
+    })
+    .await;
+    let yaml = crate::enforcement::allowlist(&up.url()).replace(
+        "    dangerous: { allow_plaintext_http: true }\n",
+        "    dangerous: { allow_plaintext_http: true }\n    redirects: 3\n",
+    );
+    assert!(yaml.contains("redirects: 3"));
+    let service = HarpoonService::from_policy(
+        crate::support::engine::policy(&yaml),
+        ServiceOptions::default(),
+    )
+    .expect("service");
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}});
+    for (path, code) in [
+        ("/reports/x", Some("redirect_not_allowed")),
+        ("/reports/image", None),
+    ] {
+        let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "call_target", "_meta": meta,
+            "arguments": {"label": "api", "method": "GET", "path": path}}});
+        let reply = service
+            .handle_message(&call.to_string(), CancellationToken::new())
+            .await
+            .expect("a reply");
+        assert!(!reply.contains(secret), "{path}: {reply}");
+        if let Some(code) = code {
+            assert!(reply.contains(code), "{path}: {reply}");
+        }
+    }
+}

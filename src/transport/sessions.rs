@@ -1,6 +1,6 @@
 //! Bounds on the MCP sessions `serve` keeps for 2025-11-25 clients (each `initialize` opens
-//! one; 2026-07-28 requests are stateless and open none). An idle session costs ~90 KiB, and
-//! without a cap 5,000 `initialize` POSTs added ~525 MiB: past the cap an `initialize` is
+//! one; 2026-07-28 requests are stateless and open none). An idle session costs ~100 KiB, and
+//! without a cap 5,000 `initialize` POSTs added ~519 MiB: past the cap an `initialize` is
 //! answered 503 with a message that says why, and the sessions open keep being served.
 
 use super::bearer::MAX_MCP_BODY_BYTES;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Most sessions open at once: a harpoon serves a handful of clients, and 256 idle sessions
-/// cost ~23 MiB.
+/// add ~33 MiB of RSS (`benches/session_flood.py`; uncapped, 5,000 added ~519 MiB).
 pub const DEFAULT_MAX_SESSIONS: usize = 256;
 
 /// How long a session may sit idle before it is closed (rmcp's default; its client then starts
