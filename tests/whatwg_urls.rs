@@ -4,7 +4,7 @@
 //! input the standard rejects is refused, and an accepted one means exactly what the standard
 //! says it means: the same origin, the same path, the same query.
 
-use harpoon::policy::decide::decide_hop;
+use harpoon::policy::hop::decide_hop;
 use harpoon::policy::path::normalize;
 use harpoon::policy::types::{Host, Method};
 use harpoon::policy::{CallRequest, Decision, Target, decide};

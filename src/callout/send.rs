@@ -5,7 +5,7 @@ use super::body::{BoundedResponse, filter_response_headers, read_body, root_caus
 use super::error::{CallError, Phase};
 use super::resolver::AddressRefused;
 use super::{Callout, TargetRuntime};
-use crate::policy::decide::{HopError, decide_hop};
+use crate::policy::hop::{HopError, decide_hop};
 use crate::policy::secret::InjectedValue;
 use crate::policy::types::{Host, Method};
 use crate::policy::{Permit, Target};

@@ -8,6 +8,7 @@ pub mod decide;
 pub mod deny;
 mod ecma_regex;
 pub mod headers;
+pub mod hop;
 pub mod limits;
 pub mod model;
 pub mod net;
@@ -23,8 +24,9 @@ pub mod tool;
 pub mod types;
 
 pub use compile_route::{RESERVED_ARGUMENTS, valid_query_name};
-pub use decide::{CallLimits, Decision, HopError, Permit, decide};
+pub use decide::{CallLimits, Decision, Permit, decide};
 pub use deny::DenyReason;
+pub use hop::{HopError, decide_hop};
 pub use model::{
     BodySpec, Dangerous, InjectedHeader, PathRule, PathRules, Policy, QueryRule, Route, Target,
 };
