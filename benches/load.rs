@@ -303,7 +303,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     let direct = Call::Direct(format!("http://{upstream}/api/items/123"));
     let mcp = Call::Mcp {
         url: format!("http://{listen}/mcp"),
-        tool: "bench.get_item",
+        tool: "bench_get_item",
         args: json!({"id": "123"}),
     };
     let mut ratios = Vec::new();
@@ -370,7 +370,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     wait_ready(&http, &format!("http://{health_a}/readyz")).await;
     let tunnel_call = Call::Mcp {
         url: format!("http://{edge_at}/t/load/mcp"),
-        tool: "bench.get_item",
+        tool: "bench_get_item",
         args: json!({"id": "123"}),
     };
     out(String::new());
@@ -408,7 +408,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     let (idle, _) = fresh.memory();
     let big = Call::Mcp {
         url: format!("http://{listen}/mcp"),
-        tool: "bench.big",
+        tool: "bench_big",
         args: json!({}),
     };
     let calls: Vec<_> = (0..100u64)

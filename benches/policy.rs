@@ -46,7 +46,7 @@ fn bench_decide(c: &mut Criterion) {
             1,
             "http://127.0.0.1:9",
         ));
-        let tool = format!("t{}.r0", n / 2);
+        let tool = format!("t{}_r0", n / 2);
         let route_args = json!({"id": "123456"});
         let route_args = route_args.as_object().expect("object");
         let label = format!("t{}", n / 2);

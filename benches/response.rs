@@ -86,7 +86,7 @@ fn bench_results(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let result = harpoon::mcp::result::to_result(
-                    "t.x",
+                    "t_x",
                     harpoon::engine::Outcome::Response(black_box(r).clone()),
                 );
                 black_box(result.map(|r| r.content.len()))

@@ -176,7 +176,7 @@ mod tests {
     fn counts_and_histograms_render() {
         let m = Metrics::default();
         let r = CallRecord {
-            tool: "api.get",
+            tool: "api_get",
             target: "api",
             decision: "allow",
             reason: "ok",
@@ -192,7 +192,7 @@ mod tests {
             ..CallRecord::default()
         });
         let text = m.render(&[("harpoon_ready", "1 when ready", 1.0)]);
-        assert!(text.contains("harpoon_calls_total{tool=\"api.get\",target=\"api\",decision=\"allow\",reason=\"ok\"} 1"), "{text}");
+        assert!(text.contains("harpoon_calls_total{tool=\"api_get\",target=\"api\",decision=\"allow\",reason=\"ok\"} 1"), "{text}");
         assert!(text.contains("harpoon_calls_total{tool=\"_unknown\",target=\"_none\",decision=\"deny\",reason=\"unknown_tool\"} 1"), "{text}");
         assert!(
             text.contains("harpoon_call_duration_seconds_bucket{target=\"api\",le=\"0.0025\"} 1"),

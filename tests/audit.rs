@@ -37,10 +37,10 @@ fn one_audit_event_per_call_and_nothing_secret_in_any_log_line() {
         rt.block_on(async {
             let up = Upstream::echo().await;
             let e = engine(&crate::enforcement::allowlist(&up.url()));
-            call(&e, "api.create", json!({"body": {"name": "BODY-MARKER"}})).await;
+            call(&e, "api_create", json!({"body": {"name": "BODY-MARKER"}})).await;
             call(&e, "call_target", json!({"label": "api", "method": "GET", "path": "/reports/x", "query": {"date": "QUERY-MARKER"}})).await;
             call(&e, "call_target", json!({"label": "api", "method": "GET", "path": "/admin"})).await;
-            call(&e, "api.get_item", json!({"id": "../x"})).await;
+            call(&e, "api_get_item", json!({"id": "../x"})).await;
         });
     });
     let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
@@ -66,14 +66,14 @@ fn one_audit_event_per_call_and_nothing_secret_in_any_log_line() {
     assert_eq!(
         got,
         [
-            ("api.create".to_owned(), "allow".to_owned(), "ok".to_owned()),
+            ("api_create".to_owned(), "allow".to_owned(), "ok".to_owned()),
             ("call_target".into(), "allow".into(), "ok".into()),
             (
                 "call_target".into(),
                 "deny".into(),
                 "path_not_allowed".into()
             ),
-            ("api.get_item".into(), "deny".into(), "bad_param".into()),
+            ("api_get_item".into(), "deny".into(), "bad_param".into()),
         ]
     );
     let first = &audits[0]["fields"];

@@ -387,9 +387,9 @@ async fn a_redirect_hop_gets_no_query_the_allowlist_does_not_grant() {
         panic!("{outcome:?}")
     };
     assert_eq!(reason.code(), "query_not_allowed");
-    let outcome = call(&engine, "api.get", json!({"id": "a"})).await;
+    let outcome = call(&engine, "api_get", json!({"id": "a"})).await;
     assert_eq!(code(&outcome), "redirect_not_allowed", "{outcome:?}");
-    let outcome = call(&engine, "api.get", json!({"id": "e"})).await;
+    let outcome = call(&engine, "api_get", json!({"id": "e"})).await;
     assert_eq!(code(&outcome), "redirect_not_allowed", "{outcome:?}");
     let targets: Vec<String> = up.requests().into_iter().map(|r| r.target).collect();
     assert_eq!(
@@ -398,7 +398,7 @@ async fn a_redirect_hop_gets_no_query_the_allowlist_does_not_grant() {
         "no refused hop was sent"
     );
     // A declared query parameter with a declared value is followed, re-encoded.
-    let r = response(call(&engine, "api.get", json!({"id": "c"})).await);
+    let r = response(call(&engine, "api_get", json!({"id": "c"})).await);
     assert_eq!((r.status, r.redirects), (200, 1));
     assert_eq!(
         up.requests().last().expect("hop").target,

@@ -87,7 +87,7 @@ fn json_output_carries_findings_and_grants() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["valid"], true);
     assert_eq!(v["grants"][0]["label"], "billing");
-    assert_eq!(v["grants"][0]["routes"][1]["tool"], "billing.create_refund");
+    assert_eq!(v["grants"][0]["routes"][1]["tool"], "billing_create_refund");
     let codes: Vec<&str> = v["findings"]
         .as_array()
         .expect("list")

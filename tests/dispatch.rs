@@ -27,7 +27,7 @@ const OTHER_NAMES: &[&str] = &[
     "list_targets",
     "call_target",
     "nope",
-    "billing.nope",
+    "billing_nope",
     "",
     ".",
 ];

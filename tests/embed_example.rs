@@ -32,7 +32,7 @@ async fn the_embedding_example_serves_its_own_routes_and_harpoon() {
     let (status, body) = crate::support::get(&format!("http://{addr}/")).await;
     assert_eq!((status, body.as_str()), (200, "the host application\n"));
     let mut c = McpHttp::new(&format!("http://{addr}/agent/mcp"));
-    let reply = c.call(MODERN, "api.get_item", json!({"id": "e1"})).await;
+    let reply = c.call(MODERN, "api_get_item", json!({"id": "e1"})).await;
     assert_eq!(
         reply["result"]["structuredContent"]["body"]["target"], "/api/items/e1",
         "{reply}"

@@ -51,51 +51,51 @@ fn attacks() -> Vec<(&'static str, Value, &'static str)> {
     let long = "a".repeat(2000);
     vec![
         // Route parameters: traversal, encoding, absolute URLs, CRLF, wrong types, extras.
-        ("api.get_item", json!({"id": "../admin"}), "bad_param"),
-        ("api.get_item", json!({"id": "%2e%2e"}), "bad_param"),
-        ("api.get_item", json!({"id": "a/b"}), "bad_param"),
+        ("api_get_item", json!({"id": "../admin"}), "bad_param"),
+        ("api_get_item", json!({"id": "%2e%2e"}), "bad_param"),
+        ("api_get_item", json!({"id": "a/b"}), "bad_param"),
         (
-            "api.get_item",
+            "api_get_item",
             json!({"id": "http://169.254.169.254/latest"}),
             "bad_param",
         ),
-        ("api.get_item", json!({"id": "//evil.example"}), "bad_param"),
-        ("api.get_item", json!({"id": "x@evil.example"}), "bad_param"),
+        ("api_get_item", json!({"id": "//evil.example"}), "bad_param"),
+        ("api_get_item", json!({"id": "x@evil.example"}), "bad_param"),
         (
-            "api.get_item",
+            "api_get_item",
             json!({"id": "x\r\nHost: evil.example"}),
             "bad_param",
         ),
         (
-            "api.get_item",
+            "api_get_item",
             json!({"id": "x", "expand": "secrets"}),
             "bad_param",
         ),
-        ("api.get_item", json!({}), "bad_param"),
-        ("api.get_item", json!({"id": 5}), "bad_param"),
+        ("api_get_item", json!({}), "bad_param"),
+        ("api_get_item", json!({"id": 5}), "bad_param"),
         (
-            "api.get_item",
+            "api_get_item",
             json!({"id": "x", "url": "http://evil.example/"}),
             "bad_argument",
         ),
         (
-            "api.get_item",
+            "api_get_item",
             json!({"id": "x", "body": "payload"}),
             "body_not_allowed",
         ),
-        ("api.get_free", json!({"any": ".."}), "bad_param"),
-        ("api.get_free", json!({"any": "."}), "bad_param"),
-        ("api.get_free", json!({"any": ""}), "bad_param"),
-        ("api.get_free", json!({"any": long}), "bad_param"),
+        ("api_get_free", json!({"any": ".."}), "bad_param"),
+        ("api_get_free", json!({"any": "."}), "bad_param"),
+        ("api_get_free", json!({"any": ""}), "bad_param"),
+        ("api_get_free", json!({"any": long}), "bad_param"),
         // Bodies.
-        ("api.create", json!({}), "bad_body"),
-        ("api.create", json!({"body": {"name": 1}}), "bad_body"),
+        ("api_create", json!({}), "bad_body"),
+        ("api_create", json!({"body": {"name": 1}}), "bad_body"),
         (
-            "api.create",
+            "api_create",
             json!({"body": {"name": "x", "admin": true}}),
             "bad_body",
         ),
-        ("api.create", json!({"body": "not an object"}), "bad_body"),
+        ("api_create", json!({"body": "not an object"}), "bad_body"),
         // Free-form paths: traversal in every spelling, absolute URLs, separators, CRLF.
         ("call_target", ct("/reports/../admin"), "path_not_allowed"),
         (
@@ -117,17 +117,17 @@ fn attacks() -> Vec<(&'static str, Value, &'static str)> {
         ),
         ("call_target", ct("/reports/%252fadmin"), "double_encoded"),
         ("call_target", ct("/reports/%255cadmin"), "double_encoded"),
-        ("api.get_free", json!({"any": "%2e%2e"}), "double_encoded"),
-        ("api.get_free", json!({"any": "%2E."}), "double_encoded"),
-        ("api.get_free", json!({"any": "a%2fb"}), "double_encoded"),
+        ("api_get_free", json!({"any": "%2e%2e"}), "double_encoded"),
+        ("api_get_free", json!({"any": "%2E."}), "double_encoded"),
+        ("api_get_free", json!({"any": "a%2fb"}), "double_encoded"),
         (
-            "api.get_free",
+            "api_get_free",
             json!({"any": "..%2f..%2fadmin"}),
             "double_encoded",
         ),
-        ("api.get_free", json!({"any": "%5cadmin"}), "double_encoded"),
+        ("api_get_free", json!({"any": "%5cadmin"}), "double_encoded"),
         (
-            "api.get_free",
+            "api_get_free",
             json!({"any": "x%0d%0aHost:%20evil"}),
             "double_encoded",
         ),
@@ -319,8 +319,8 @@ async fn the_same_allowlist_lets_legitimate_calls_through() {
     let up = Upstream::echo().await;
     let engine = engine(&allowlist(&up.url()));
     for (tool, args) in [
-        ("api.get_item", json!({"id": "inv_1", "expand": "lines"})),
-        ("api.create", json!({"body": {"name": "widget"}})),
+        ("api_get_item", json!({"id": "inv_1", "expand": "lines"})),
+        ("api_create", json!({"body": {"name": "widget"}})),
         (
             "call_target",
             json!({"label": "api", "method": "GET", "path": "/reports/daily", "query": {"date": "2026-01-01"}}),
@@ -363,7 +363,7 @@ async fn hostile_values_in_free_parameters_stay_in_their_segment() {
         ("a?b#c", "/api/free/a%3Fb%23c"),
         ("\\..\\", "/api/free/%5C%2E%2E%5C"),
     ] {
-        let r = response(call(&engine, "api.get_free", json!({"any": value})).await);
+        let r = response(call(&engine, "api_get_free", json!({"any": value})).await);
         assert_eq!(r.status, 200);
         let seen = up.requests().pop().expect("a request");
         assert_eq!(seen.target, sent, "value {value:?}");
@@ -504,11 +504,11 @@ targets:
         json!({"n": "1", "w": "e\u{301}"}),
         json!({"n": "1", "w": "é"}),
     ] {
-        let outcome = call(&engine, "api.get_num", args.clone()).await;
+        let outcome = call(&engine, "api_get_num", args.clone()).await;
         assert_eq!(code(&outcome), "bad_param", "{args}");
     }
     assert_eq!(canary.hits(), 0, "{:?}", canary.requests());
-    let allowed = call(&engine, "api.get_num", json!({"n": "123456", "w": "abc_1"})).await;
+    let allowed = call(&engine, "api_get_num", json!({"n": "123456", "w": "abc_1"})).await;
     assert_eq!(code(&allowed), "ok");
     assert_eq!(canary.requests().len(), 1, "the ASCII call went out");
 }

@@ -86,9 +86,9 @@ async fn both_eras_list_the_same_typed_tools() {
     let want = [
         "list_targets",
         "call_target",
-        "api.create",
-        "api.get_free",
-        "api.get_item",
+        "api_create",
+        "api_get_free",
+        "api_get_item",
     ];
     assert_eq!(names(legacy.reply(id)), want);
     assert_eq!(names(modern.reply(mid)), want);
@@ -98,8 +98,8 @@ async fn both_eras_list_the_same_typed_tools() {
         .clone();
     let get_item = tools
         .iter()
-        .find(|t| t["name"] == "api.get_item")
-        .expect("api.get_item");
+        .find(|t| t["name"] == "api_get_item")
+        .expect("api_get_item");
     assert_eq!(get_item["inputSchema"]["additionalProperties"], false);
     assert_eq!(get_item["inputSchema"]["required"], json!(["id"]));
     assert_eq!(
@@ -109,8 +109,8 @@ async fn both_eras_list_the_same_typed_tools() {
     assert_eq!(get_item["annotations"]["readOnlyHint"], true);
     let create = tools
         .iter()
-        .find(|t| t["name"] == "api.create")
-        .expect("api.create");
+        .find(|t| t["name"] == "api_create")
+        .expect("api_create");
     assert_eq!(create["annotations"]["readOnlyHint"], false);
     assert_eq!(create["annotations"]["idempotentHint"], false);
     assert_eq!(
@@ -133,7 +133,7 @@ async fn reads_writes_denials_and_oversize_in_both_eras() {
         if era == LEGACY {
             c.initialize_legacy().await;
         }
-        let read = c.call(era, "api.get_item", json!({"id": "inv_7"})).await;
+        let read = c.call(era, "api_get_item", json!({"id": "inv_7"})).await;
         assert_eq!(read["result"]["isError"], false, "{era}: {read}");
         assert_eq!(read["result"]["structuredContent"]["status"], 200);
         assert_eq!(
@@ -145,7 +145,7 @@ async fn reads_writes_denials_and_oversize_in_both_eras() {
         assert_eq!(text_form, read["result"]["structuredContent"]);
 
         let write = c
-            .call(era, "api.create", json!({"body": {"name": "n1"}}))
+            .call(era, "api_create", json!({"body": {"name": "n1"}}))
             .await;
         assert_eq!(
             write["result"]["structuredContent"]["status"], 201,
@@ -194,7 +194,7 @@ async fn progress_is_reported_before_the_result() {
     let up = upstream().await;
     let srv = server_for(&up).await;
     let mut c = McpHttp::new(&srv.mcp_url());
-    let params = json!({"name": "api.get_item", "arguments": {"id": "p1"}, "_meta": {"progressToken": "tok-1"}});
+    let params = json!({"name": "api_get_item", "arguments": {"id": "p1"}, "_meta": {"progressToken": "tok-1"}});
     let (id, ex) = c.modern("tools/call", params).await;
     let progress: Vec<f64> = ex
         .notifications("notifications/progress")
@@ -260,11 +260,11 @@ async fn readyz_and_metrics_tell_the_truth() {
     let srv = server_for(&up).await;
     assert_eq!(get(&srv.url("/readyz")).await.0, 200);
     let mut c = McpHttp::new(&srv.mcp_url());
-    c.call(MODERN, "api.get_item", json!({"id": "m1"})).await;
-    c.call(MODERN, "api.get_item", json!({"id": "../x"})).await;
+    c.call(MODERN, "api_get_item", json!({"id": "m1"})).await;
+    c.call(MODERN, "api_get_item", json!({"id": "../x"})).await;
     let metrics = get(&srv.url("/metrics")).await.1;
-    assert!(metrics.contains(r#"harpoon_calls_total{tool="api.get_item",target="api",decision="allow",reason="ok"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"harpoon_calls_total{tool="api.get_item",target="api",decision="deny",reason="bad_param"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"harpoon_calls_total{tool="api_get_item",target="api",decision="allow",reason="ok"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"harpoon_calls_total{tool="api_get_item",target="api",decision="deny",reason="bad_param"} 1"#), "{metrics}");
     assert!(
         metrics.contains("harpoon_ready 1")
             && metrics.contains("harpoon_call_duration_seconds_count{target=\"api\"} 1"),

@@ -82,14 +82,14 @@ async fn the_2025_lifecycle_over_stdio() {
         s.reply(2).await["result"]["tools"].as_array().map(Vec::len),
         Some(5)
     );
-    s.send(call(3, "api.get_item", json!({"id": "a1"}))).await;
+    s.send(call(3, "api_get_item", json!({"id": "a1"}))).await;
     let read = s.reply(3).await;
     assert_eq!(read["result"]["structuredContent"]["status"], 200);
     assert_eq!(
         read["result"]["structuredContent"]["body"]["target"],
         "/api/items/a1"
     );
-    s.send(call(4, "api.create", json!({"body": {"name": "w"}})))
+    s.send(call(4, "api_create", json!({"body": {"name": "w"}})))
         .await;
     assert_eq!(
         s.reply(4).await["result"]["structuredContent"]["body"]["method"],

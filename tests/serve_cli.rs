@@ -193,7 +193,7 @@ async fn sigterm_lets_calls_in_flight_finish() {
 async fn serve_demo_works_out_of_the_box() {
     let (mut child, url) = start_serve(&["--demo", "--listen", "127.0.0.1:0"], &[]).await;
     let mut c = McpHttp::new(&url);
-    let reply = c.call(MODERN, "demo.get_item", json!({"id": "1"})).await;
+    let reply = c.call(MODERN, "demo_get_item", json!({"id": "1"})).await;
     assert_eq!(
         reply["result"]["structuredContent"]["body"]["name"], "anchor",
         "{reply}"

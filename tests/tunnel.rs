@@ -185,14 +185,14 @@ async fn an_mcp_client_reaches_the_upstream_through_edge_and_tunnel() {
             Some(5),
             "{era}"
         );
-        let read = c.call(era, "api.get_item", json!({"id": "x9"})).await;
+        let read = c.call(era, "api_get_item", json!({"id": "x9"})).await;
         assert_eq!(
             read["result"]["structuredContent"]["body"],
             json!({"id": "x9"}),
             "{era}: {read}"
         );
         let write = c
-            .call(era, "api.create", json!({"body": {"name": "t"}}))
+            .call(era, "api_create", json!({"body": {"name": "t"}}))
             .await;
         assert_eq!(write["result"]["structuredContent"]["status"], 201);
         let denied = c
@@ -282,7 +282,7 @@ async fn the_tunnel_recovers_by_itself_when_the_edge_restarts() {
     wait_ready(&r).await;
     assert_eq!(
         client(addr)
-            .call(MODERN, "api.get_item", json!({"id": "before"}))
+            .call(MODERN, "api_get_item", json!({"id": "before"}))
             .await["result"]["structuredContent"]["status"],
         200
     );
@@ -300,7 +300,7 @@ async fn the_tunnel_recovers_by_itself_when_the_edge_restarts() {
     let _again = start_edge_at(&addr.to_string(), edge_options(Duration::from_secs(10))).await;
     wait_ready(&r).await;
     let after = client(addr)
-        .call(MODERN, "api.get_item", json!({"id": "after"}))
+        .call(MODERN, "api_get_item", json!({"id": "after"}))
         .await;
     assert_eq!(
         after["result"]["structuredContent"]["body"]["id"], "after",
@@ -355,7 +355,7 @@ async fn a_killed_replica_never_leads_to_a_second_write() {
     assert_eq!(b.status.commands.load(Ordering::Relaxed), 0);
     assert_eq!(
         client(e.addr)
-            .call(MODERN, "api.get_item", json!({"id": "b"}))
+            .call(MODERN, "api_get_item", json!({"id": "b"}))
             .await["result"]["structuredContent"]["status"],
         200
     );
@@ -430,7 +430,7 @@ async fn a_failed_reply_post_is_retried_without_running_the_call_again() {
     let r = start_tunnel(e.addr, &up, 4, TOKEN);
     wait_ready(&r).await;
     let reply = client(e.addr)
-        .call(MODERN, "api.create", json!({"body": {"name": "retry"}}))
+        .call(MODERN, "api_create", json!({"body": {"name": "retry"}}))
         .await;
     assert_eq!(
         reply["result"]["structuredContent"]["status"], 201,
@@ -479,7 +479,7 @@ async fn two_replicas_share_the_work_and_one_can_stop() {
         .expect("joins")
         .expect("the tunnel stops cleanly");
     let after = client(e.addr)
-        .call(MODERN, "api.get_item", json!({"id": "solo"}))
+        .call(MODERN, "api_get_item", json!({"id": "solo"}))
         .await;
     assert_eq!(
         after["result"]["structuredContent"]["status"], 200,

@@ -24,12 +24,12 @@ pub fn decide(data: &[u8]) {
         0..=4 if !routes.is_empty() => {
             let (t, r) = *inp.pick(&routes);
             (
-                format!("{}.{}", t.label, r.name),
+                format!("{}_{}", t.label, r.name),
                 gen_route_args(&mut inp, t, r),
             )
         }
         9 => (
-            inp.pick(&["list_targets", "t0.nope", "", "t0."])
+            inp.pick(&["list_targets", "t0_nope", "", "t0."])
                 .to_string(),
             Map::new(),
         ),

@@ -82,7 +82,7 @@ pub(crate) fn harness() -> &'static Harness {
 
 #[rustfmt::skip] // A word list reads best as a paragraph.
 pub(crate) const TOOLS: &[&str] = &[
-    "api.get_item", "api.get_free", "api.create", "call_target", "list_targets", "nope", "",
+    "api_get_item", "api_get_free", "api_create", "call_target", "list_targets", "nope", "",
 ];
 
 /// Any tool name and JSON arguments come back as a result or an `isError` result with a stable
@@ -249,7 +249,7 @@ pub(crate) fn response_result(inp: &mut Input) {
         redactor,
     };
     let result =
-        crate::mcp::result::to_result("t.r", Outcome::Response(r)).expect("a response is a result");
+        crate::mcp::result::to_result("t_r", Outcome::Response(r)).expect("a response is a result");
     assert_eq!(result.is_error.unwrap_or(false), status >= 400);
     let envelope = result.structured_content.as_ref().expect("structured");
     assert_eq!(envelope["status"], json!(status));

@@ -44,7 +44,20 @@ pub(super) fn compile_route(
         })
         .ok();
     let tool = match &r.tool {
-        None => name.as_ref().map(|n| ToolName::for_route(label, n)),
+        None => name.as_ref().and_then(|n| {
+            let tool = ToolName::for_route(label, n);
+            if tool.is_builtin() {
+                c.error(
+                    ErrorKind::Name,
+                    &name_at,
+                    &ctx,
+                    format!("the default tool name '{tool}' is one of harpoon's own tools"),
+                    "set 'tool' on this route to another name",
+                );
+                return None;
+            }
+            Some(tool)
+        }),
         Some(t) => {
             let at = c.loc(t);
             ToolName::parse(&t.value)
@@ -54,7 +67,7 @@ pub(super) fn compile_route(
                         &at,
                         &ctx,
                         m,
-                        "pick another name, or drop 'tool' to get '<label>.<route>'",
+                        "use letters, digits, '_' and '-', at most 64; or drop 'tool' to get '<label>_<route>'",
                     )
                 })
                 .ok()

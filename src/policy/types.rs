@@ -4,11 +4,11 @@
 use std::fmt;
 use std::net::IpAddr;
 
-/// The longest label: 64 characters, as in tunnel-client, so a tool name `<label>.<route>`
-/// stays within the 128 characters MCP allows.
+/// The longest label: 64 characters, as in tunnel-client. A default tool name longer than 64
+/// characters is shortened (`ToolName::for_route`).
 pub const MAX_LABEL_LEN: usize = 64;
 
-/// The longest route name: 63, so `<label>.<route>` is at most 128 characters.
+/// The longest route name: 63.
 pub const MAX_ROUTE_NAME_LEN: usize = 63;
 
 /// A target label: `^[a-z0-9][a-z0-9_-]{0,63}$`.
@@ -39,6 +39,13 @@ impl fmt::Display for Label {
     }
 }
 
+/// FNV-1a, 32 bits: a stable hash (the same on every machine and release) for shortened names.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
 /// Lets maps keyed by `Label` be searched with a caller's `&str` without validating it first
 /// (the derived `Hash` of a one-field newtype equals that of the field).
 impl std::borrow::Borrow<str> for Label {
@@ -63,21 +70,37 @@ impl RouteName {
     }
 }
 
-/// A route tool's name, `<label>.<route>`. Never equal to `list_targets` or `call_target`,
-/// since those hold no dot.
+/// A route tool's name: `<label>_<route>` by default, or the route's `tool:`. Every name harpoon
+/// publishes matches `^[a-zA-Z0-9_-]{1,64}$`, the rule hosted clients hold tool names to (Claude
+/// Desktop rejects the whole tool list for one name that fails it; OpenAI's API refuses names
+/// outside `^[a-zA-Z0-9_-]+$`), which the MCP specification's wider rule (dots, 128) contains.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ToolName(String);
 
-/// Longest tool name MCP allows.
-pub const MAX_TOOL_NAME_LEN: usize = 128;
+/// Longest tool name harpoon publishes: the most hosted clients accept.
+pub const MAX_TOOL_NAME_LEN: usize = 64;
+
+/// How a default name over `MAX_TOOL_NAME_LEN` is shortened: its first characters, `_`, and 8
+/// hex digits of a hash of the whole name, so the short name is stable and distinct.
+const SHORTENED_PREFIX_LEN: usize = MAX_TOOL_NAME_LEN - 9;
 
 impl ToolName {
+    /// The default name `<label>_<route>`, shortened deterministically when it is longer than
+    /// 64 characters (`docs/allowlist.md` says how). A collision with another tool, or with one
+    /// of harpoon's own, is refused at load.
     pub fn for_route(label: &Label, route: &RouteName) -> Self {
-        Self(format!("{}.{}", label.0, route.0))
+        let full = format!("{}_{}", label.0, route.0);
+        if full.len() <= MAX_TOOL_NAME_LEN {
+            return Self(full);
+        }
+        Self(format!(
+            "{}_{:08x}",
+            &full[..SHORTENED_PREFIX_LEN],
+            fnv1a(full.as_bytes())
+        ))
     }
 
-    /// An explicit tool name: `^[A-Za-z0-9_.-]{1,128}$` (the MCP tool name rule), and not one of
-    /// harpoon's own tools.
+    /// An explicit tool name: `^[a-zA-Z0-9_-]{1,64}$`, and not one of harpoon's own tools.
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.is_empty() || s.len() > MAX_TOOL_NAME_LEN {
             return Err(format!(
@@ -86,16 +109,22 @@ impl ToolName {
         }
         if !s
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
         {
             return Err(format!(
-                "tool name '{s}' may hold only letters, digits, '_', '.' and '-'"
+                "tool name '{s}' may hold only letters, digits, '_' and '-' (hosted MCP clients refuse other names)"
             ));
         }
         if super::tool::BUILTIN_TOOLS.contains(&s) {
             return Err(format!("tool name '{s}' is one of harpoon's own tools"));
         }
         Ok(Self(s.to_owned()))
+    }
+
+    /// Whether this is the name of one of harpoon's own tools (a default name can be:
+    /// label `list`, route `targets`).
+    pub fn is_builtin(&self) -> bool {
+        super::tool::BUILTIN_TOOLS.contains(&self.0.as_str())
     }
 
     pub fn as_str(&self) -> &str {
@@ -443,6 +472,41 @@ pub(super) fn check_raw_base_path(text: &str) -> Result<(), (String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_tool_names_are_what_hosted_clients_accept() {
+        let label = Label::parse("billing").unwrap();
+        let route = RouteName::parse("get_invoice").unwrap();
+        assert_eq!(
+            ToolName::for_route(&label, &route).as_str(),
+            "billing_get_invoice"
+        );
+        let long_label = Label::parse(&"l".repeat(64)).unwrap();
+        let long_route = RouteName::parse(&"r".repeat(63)).unwrap();
+        let a = ToolName::for_route(&long_label, &long_route);
+        assert_eq!(a.as_str().len(), MAX_TOOL_NAME_LEN);
+        assert!(a.as_str().starts_with(&"l".repeat(55)));
+        // The same input always gives the same name; another gives another.
+        assert_eq!(a, ToolName::for_route(&long_label, &long_route));
+        let other = RouteName::parse(&format!("{}s", "r".repeat(62))).unwrap();
+        assert_ne!(a, ToolName::for_route(&long_label, &other));
+        for name in [a.as_str(), "billing_get_invoice"] {
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            );
+        }
+        assert!(ToolName::parse("a.b").is_err());
+        assert!(ToolName::parse(&"a".repeat(65)).is_err());
+        assert!(ToolName::parse(&"a".repeat(64)).is_ok());
+        assert!(
+            ToolName::for_route(
+                &Label::parse("list").unwrap(),
+                &RouteName::parse("targets").unwrap()
+            )
+            .is_builtin()
+        );
+    }
 
     #[test]
     fn labels() {

@@ -32,7 +32,7 @@ pub(crate) fn decide(gp: &GenPolicy, tool: &str, args: &Map<String, Value>) -> O
     }
     for t in &gp.targets {
         for r in &t.routes {
-            if format!("{}.{}", t.label, r.name) == tool {
+            if format!("{}_{}", t.label, r.name) == tool {
                 return decide_route(t, r, args);
             }
         }
