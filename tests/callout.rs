@@ -287,6 +287,10 @@ async fn overload_and_rate_limits_refuse_at_once() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert!(
+        !up.requests().is_empty(),
+        "the slow call reached the upstream"
+    );
     assert_eq!(
         code(&call(&engine, "call_target", get("/fast")).await),
         "overloaded"
@@ -478,4 +482,81 @@ async fn secrets_in_media_types_json_escapes_and_part_locations_never_reach_a_re
             assert_eq!(result.content.len(), 1, "{text}");
         }
     }
+}
+
+/// Every per-call knob of `call_target` only lowers the target's limit, never raises it:
+/// `timeout_ms`, `max_response_bytes`, `max_redirects` and `follow_redirects`, read off the
+/// permit `decide` makes.
+#[test]
+fn every_narrowing_knob_only_lowers_its_limit() {
+    use harpoon::policy::{CallRequest, Decision, ToolKind, decide};
+    let policy = crate::support::engine::policy(&target(
+        "http://127.0.0.1:9",
+        "    limits: { timeout: 2s, response_bytes: 4000 }\n    redirects: 3\n",
+    ));
+    let Some(ToolKind::Upstream(tool)) = policy.tool("call_target") else {
+        panic!("call_target exists");
+    };
+    let limits = |knobs: serde_json::Value| {
+        let mut args = json!({"label": "api", "method": "GET", "path": "/x"});
+        args.as_object_mut()
+            .expect("object")
+            .extend(knobs.as_object().expect("object").clone());
+        let request = CallRequest::parse(tool, args.as_object()).expect("parses");
+        match decide(&policy, &request) {
+            Decision::Allow(p) => Ok(p.limits()),
+            Decision::Deny(r) => Err(r.code()),
+        }
+    };
+    let base = limits(json!({})).expect("allowed");
+    assert_eq!(
+        (base.timeout, base.response_bytes, base.redirects),
+        (Duration::from_secs(2), 4000, 3)
+    );
+    assert_eq!(
+        limits(json!({"timeout_ms": 100})).unwrap().timeout,
+        Duration::from_millis(100)
+    );
+    assert_eq!(
+        limits(json!({"timeout_ms": 100_000})).unwrap().timeout,
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        limits(json!({"timeout_ms": 5})).unwrap_err(),
+        "bad_argument"
+    );
+    assert_eq!(
+        limits(json!({"max_response_bytes": 10}))
+            .unwrap()
+            .response_bytes,
+        10
+    );
+    assert_eq!(
+        limits(json!({"max_response_bytes": 1_000_000}))
+            .unwrap()
+            .response_bytes,
+        4000
+    );
+    assert_eq!(
+        limits(json!({"max_response_bytes": 0})).unwrap_err(),
+        "bad_argument"
+    );
+    assert_eq!(limits(json!({"max_redirects": 1})).unwrap().redirects, 1);
+    assert_eq!(limits(json!({"max_redirects": 50})).unwrap().redirects, 3);
+    assert_eq!(
+        limits(json!({"follow_redirects": false}))
+            .unwrap()
+            .redirects,
+        0
+    );
+    assert_eq!(
+        limits(json!({"follow_redirects": true})).unwrap().redirects,
+        3
+    );
+    assert_eq!(
+        limits(json!({"follow_redirects": true, "max_redirects": 2}))
+            .unwrap()
+            .redirects,
+        2
+    );
 }

@@ -34,28 +34,40 @@ fn shipped_allowlists_pass_with_a_readable_review() {
     }
 }
 
+/// `# error[kind]: line:col: message` of a fixture: the kind, and the full text with its path.
+fn stated(path: &std::path::Path) -> (String, String) {
+    let line = crate::support::comment_line(path, 0, "# error[");
+    let (kind, rest) = line.split_once("]: ").expect("'# error[kind]: text'");
+    (kind.to_owned(), format!("{}:{rest}", path.display()))
+}
+
+/// `harpoon check` refuses every invalid fixture with exit 2 and exactly the error the fixture
+/// states: its text (place and message) on stderr, and its kind, file, line and column in JSON.
 #[test]
-fn invalid_fixtures_exit_2_naming_file_line_and_column() {
+fn invalid_fixtures_exit_2_with_their_stated_error() {
     for path in yaml_files(INVALID_DIR) {
         let p = path.to_str().expect("utf-8 path");
+        let (kind, text) = stated(&path);
         let out = check(&["--resolve-secrets", p]);
-        let stderr = text(&out.stderr);
+        let stderr = self::text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{p}: {stderr}");
-        let first = stderr.lines().next().unwrap_or_default();
-        let rest = first
-            .strip_prefix(&format!("error: {p}:"))
-            .unwrap_or_else(|| panic!("{p}: message does not start with the path: {first}"));
-        let mut parts = rest.splitn(3, ':');
-        let line: u64 = parts
-            .next()
-            .and_then(|l| l.parse().ok())
-            .expect("a line number");
-        let col: u64 = parts
-            .next()
-            .and_then(|c| c.parse().ok())
-            .expect("a column number");
-        assert!(line >= 1 && col >= 1, "{first}");
+        assert_eq!(
+            stderr.lines().next().unwrap_or_default(),
+            format!("error: {text}"),
+            "{p}"
+        );
         assert!(out.stdout.is_empty(), "text errors go to stderr only");
+        let out = check(&["--resolve-secrets", "--format", "json", p]);
+        assert_eq!(out.status.code(), Some(2), "{p}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let errors = report["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 1, "{p}: {report}");
+        let e = &errors[0];
+        assert_eq!(e["kind"], kind.as_str(), "{p}");
+        assert_eq!(e["text"], text.as_str(), "{p}");
+        assert_eq!(e["file"], p, "{p}");
+        let place = format!("{p}:{}:{}:", e["line"], e["column"]);
+        assert!(text.starts_with(&place), "{p}: {place} in {text}");
     }
 }
 

@@ -166,6 +166,10 @@ async fn sigterm_lets_calls_in_flight_finish() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert!(
+        !up.requests().is_empty(),
+        "the call reached the upstream before SIGTERM"
+    );
     let pid = child.id().expect("pid").to_string();
     assert!(
         std::process::Command::new("kill")

@@ -320,6 +320,10 @@ async fn a_killed_replica_never_leads_to_a_second_write() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert!(
+        a.status.ready.load(Ordering::SeqCst),
+        "replica A became ready"
+    );
     let mut c = client(e.addr);
     let write = tokio::spawn(async move {
         let params = json!({"name": "call_target", "arguments": {"label": "api", "method": "POST", "path": "/files/slow", "body": "once"}});

@@ -86,6 +86,65 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order. `position` is an exhaustive match, so a new kind does
+    /// not compile until it has a place in this list; tests iterate it (every kind a file can
+    /// produce has a fixture).
+    pub const ALL: [ErrorKind; 19] = [
+        ErrorKind::Io,
+        ErrorKind::TooLarge,
+        ErrorKind::NoFiles,
+        ErrorKind::Syntax,
+        ErrorKind::Budget,
+        ErrorKind::Version,
+        ErrorKind::Name,
+        ErrorKind::Duplicate,
+        ErrorKind::BaseUrl,
+        ErrorKind::Template,
+        ErrorKind::Glob,
+        ErrorKind::Method,
+        ErrorKind::Param,
+        ErrorKind::Body,
+        ErrorKind::Header,
+        ErrorKind::Secret,
+        ErrorKind::Limit,
+        ErrorKind::Network,
+        ErrorKind::Empty,
+    ];
+
+    /// This kind's index in `ALL`.
+    pub const fn position(self) -> usize {
+        match self {
+            ErrorKind::Io => 0,
+            ErrorKind::TooLarge => 1,
+            ErrorKind::NoFiles => 2,
+            ErrorKind::Syntax => 3,
+            ErrorKind::Budget => 4,
+            ErrorKind::Version => 5,
+            ErrorKind::Name => 6,
+            ErrorKind::Duplicate => 7,
+            ErrorKind::BaseUrl => 8,
+            ErrorKind::Template => 9,
+            ErrorKind::Glob => 10,
+            ErrorKind::Method => 11,
+            ErrorKind::Param => 12,
+            ErrorKind::Body => 13,
+            ErrorKind::Header => 14,
+            ErrorKind::Secret => 15,
+            ErrorKind::Limit => 16,
+            ErrorKind::Network => 17,
+            ErrorKind::Empty => 18,
+        }
+    }
+
+    /// Kinds the file system gives (a file unreadable, too large, a directory empty), not a
+    /// file's content: tests/hostile_files.rs covers them, not fixtures.
+    pub fn is_file_system(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Io | ErrorKind::TooLarge | ErrorKind::NoFiles
+        )
+    }
+
     /// A stable snake_case name, for JSON output and fixture comments.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -234,3 +293,18 @@ impl fmt::Display for ConfigErrors {
 }
 
 impl std::error::Error for ConfigErrors {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_kind_once_in_order() {
+        for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(kind.position(), i, "{kind:?}");
+        }
+        let names: std::collections::BTreeSet<&str> =
+            ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+    }
+}

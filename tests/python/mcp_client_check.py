@@ -60,6 +60,10 @@ def subset(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
+# Most pages of tools/list read: harpoon sends one; a server that never ends is a failure.
+MAX_TOOL_PAGES = 100
+
+
 class Checker:
     def __init__(self) -> None:
         self.passed = 0
@@ -175,12 +179,14 @@ async def main_async(a: argparse.Namespace) -> int:
                          f"got {client.protocol_version}")
             tools = []
             cursor = None
-            while True:  # paginate tools/list
+            for _ in range(MAX_TOOL_PAGES):  # paginate tools/list, bounded
                 page = await client.list_tools(cursor=cursor)
                 tools += page.tools
                 cursor = page.next_cursor
                 if not cursor:
                     break
+            else:
+                ck.check(False, f"tools/list ends within {MAX_TOOL_PAGES} pages", "it kept paging")
             names = [t.name for t in tools]
             print(f"tools ({len(names)}): {', '.join(names)}")
             if a.verbose:
@@ -202,6 +208,9 @@ async def main_async(a: argparse.Namespace) -> int:
             print(f"ERROR: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     print(f"{ck.passed} passed, {ck.failed} failed")
+    if ck.passed + ck.failed == 0:
+        print("no check ran: the plan is empty or the run ended early")
+        return 1
     return 0 if ck.failed == 0 else 1
 
 
