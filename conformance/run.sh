@@ -15,6 +15,15 @@ PORT=${PORT:-18787}
 OUT=${OUT:-target/conformance}
 mkdir -p "$OUT"
 
+# A port must be free before a server of ours takes it: otherwise a stale server left on it
+# would answer the readiness check and the run would test the wrong process.
+require_free() {
+  python3 -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null \
+    || { echo "port $1 on 127.0.0.1 is taken: stop whatever listens there (or set $2 to another port)"; exit 1; }
+}
+require_free "$UPSTREAM_PORT" "nothing: conformance/allowlist.yaml names this port"
+require_free "$PORT" PORT
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -30,8 +39,19 @@ curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "harpoon did not b
 passed=0; failed=0
 for req in 2025-11-25 2026-07-28; do
   log="$OUT/conformance-$req.log"
-  if "$CONFORMANCE" server --url "http://127.0.0.1:$PORT/mcp" --requirements "$req" \
-      --expected-failures "conformance/expected-failures.$req.yml" -o "$OUT/$req" >"$log" 2>&1; then
+  set +e
+  "$CONFORMANCE" server --url "http://127.0.0.1:$PORT/mcp" --requirements "$req" \
+    --expected-failures "conformance/expected-failures.$req.yml" -o "$OUT/$req" >"$log" 2>&1
+  rc=$?
+  set -e
+  if ! grep -qE '^(✓|✗) ' "$log"; then
+    # A run that reports no scenario ran nothing we can count, whatever its exit status.
+    echo "conformance $req: FAILED; the suite printed no scenario results (exit $rc). Its output ends:"
+    tail -n 20 "$log"
+    failed=$((failed + 1))
+    continue
+  fi
+  if [ "$rc" -eq 0 ]; then
     echo "conformance $req: ok (every required scenario passes, or is an expected failure listed with its reason)"
     passed=$((passed + 1))
   else

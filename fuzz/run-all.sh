@@ -39,6 +39,10 @@ bin="target/$triple/release"
 # short texts, for which 4 KiB is plenty.
 max_len() { if [ "$1" = allowlist ]; then echo 16384; else echo 4096; fi; }
 
+# Fewest executions a target must reach in its time: a target that runs far fewer is stuck
+# (a slow property, a startup that never ends) and checks too little to count as a pass.
+min_execs="${FUZZ_MIN_EXECS:-1000}"
+
 status=0
 summary=()
 for t in "${targets[@]}"; do
@@ -65,8 +69,13 @@ for t in "${targets[@]}"; do
       echo "--- replay: (cd fuzz && cargo +$toolchain fuzz run -s $sanitizer $t $a)"
       echo "--- keep as a regression test: cp fuzz/$a fuzz/corpus/$t/seed-regression-<what>"
     done
+  elif [ -z "$execs" ] || [ "$execs" -lt "$min_execs" ]; then
+    status=1
+    summary+=("$t: FAILED (only ${execs:-no} runs in ${secs}s; at least $min_execs needed)")
+    echo "--- $t ran ${execs:-no} inputs in ${secs}s, fewer than $min_execs: it checked too little"
+    tail -n 20 "$log"
   else
-    summary+=("$t: ok, ${execs:-?} runs, ${rate:-?}/s")
+    summary+=("$t: ok, ${execs} runs, ${rate:-?}/s")
   fi
 done
 

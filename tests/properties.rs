@@ -127,6 +127,15 @@ proptest! {
         fuzzing::decide(&data);
     }
 
+    /// The generator writes policies that compile: most cases check a decision. (`decide`
+    /// itself fails once most of its cases skip; this says so within `cargo test`.)
+    #[test]
+    fn decide_cases_mostly_compile(data in input()) {
+        fuzzing::decide(&data);
+        let (cases, skipped) = fuzzing::decide_case_counts();
+        prop_assert!(cases < 100 || skipped * 2 <= cases, "{skipped} of {cases} skipped");
+    }
+
     #[test]
     fn addresses_get_their_registry_class_in_every_spelling(data in input()) {
         fuzzing::address(&data);

@@ -293,3 +293,89 @@ async fn the_tunnel_refuses_a_plaintext_edge_off_loopback() {
         );
     }
 }
+
+/// `harpoon edge` refuses a non-loopback address without `--allow-remote` and a client token,
+/// before it binds anything.
+#[test]
+fn the_edge_refuses_a_network_address_without_a_client_token() {
+    for args in [
+        vec!["edge", "--listen", "0.0.0.0:0", "--tunnel", "ci"],
+        vec![
+            "edge",
+            "--listen",
+            "0.0.0.0:0",
+            "--tunnel",
+            "ci",
+            "--allow-remote",
+        ],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_harpoon"))
+            .args(&args)
+            .env("HARPOON_TUNNEL_TOKEN", "tok")
+            .env_remove("HARPOON_EDGE_CLIENT_TOKEN")
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("error: refusing to listen on 0.0.0.0:0 (not loopback) without --allow-remote and HARPOON_EDGE_CLIENT_TOKEN"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// `harpoon explain` as a user runs it: 0 and the URL for an allowed call, 1 and the reason for
+/// a denied one, 2 for an unknown tool or arguments that are not a JSON object.
+#[test]
+fn explain_gives_the_verdict_the_reason_and_the_url() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_harpoon"))
+            .arg("explain")
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let file = "allowlists/billing.yaml";
+    let (code, out, _) = run(&[
+        file,
+        "--tool",
+        "billing_get_invoice",
+        "--args",
+        r#"{"invoice_id": "inv_12345678"}"#,
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(report["decision"], "allow");
+    assert!(
+        report["url"]
+            .as_str()
+            .expect("url")
+            .ends_with("/invoices/inv_12345678"),
+        "{report}"
+    );
+    let (code, out, _) = run(&[
+        file,
+        "--tool",
+        "billing_get_invoice",
+        "--args",
+        r#"{"invoice_id": "../admin"}"#,
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("decision   deny"), "{out}");
+    assert!(out.contains("reason     bad_param"), "{out}");
+    let (code, _, err) = run(&[file, "--tool", "billing.get_invoice"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with("error: there is no tool 'billing.get_invoice'"),
+        "{err}"
+    );
+    let (code, _, err) = run(&[file, "--tool", "billing_get_invoice", "--args", "[1]"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err.trim(), "error: --args must be a JSON object");
+}

@@ -533,3 +533,65 @@ async fn the_tunnel_path_redacts_upstream_secrets_like_serve() {
         }
     }
 }
+
+/// With a client token, the edge's public side refuses callers without it (401 and
+/// `WWW-Authenticate: Bearer`) and serves those with it; the token is compared whole.
+#[tokio::test]
+async fn the_edge_client_token_guards_its_mcp_endpoint() {
+    let up = upstream().await;
+    let options = EdgeOptions {
+        client_token: Some("edge-client-token".into()),
+        ..edge_options(Duration::from_secs(10))
+    };
+    let e = start_edge_at("127.0.0.1:0", options).await;
+    let r = start_tunnel(e.addr, &up, 4, TOKEN);
+    wait_ready(&r).await;
+    let mut c = client(e.addr);
+    let (_, ex) = c.modern("tools/list", json!({})).await;
+    assert_eq!(ex.status, 401, "no token");
+    c.headers
+        .push(("authorization".into(), "Bearer edge-client-token-x".into()));
+    let (_, ex) = c.modern("tools/list", json!({})).await;
+    assert_eq!(ex.status, 401, "a longer token");
+    c.headers.clear();
+    c.headers
+        .push(("authorization".into(), "Bearer edge-client-token".into()));
+    let (id, ex) = c.modern("tools/list", json!({})).await;
+    assert_eq!(ex.status, 200);
+    assert!(ex.reply(id)["result"]["tools"].is_array());
+    assert_eq!(up.hits(), 0, "tools/list reaches no upstream");
+}
+
+/// A 403 from the edge stops the tunnel at once, like a 401: the token is known but may not
+/// use this tunnel, and retrying cannot help.
+#[tokio::test]
+async fn a_forbidden_tunnel_stops_at_once() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let forbidding = axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::FORBIDDEN,
+            r#"{"error":{"code":"tunnel_use_forbidden"}}"#,
+        )
+    });
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, forbidding)
+            .with_graceful_shutdown(s.cancelled_owned())
+            .await;
+    });
+    let up = upstream().await;
+    let r = start_tunnel(addr, &up, 4, TOKEN);
+    let result = tokio::time::timeout(Duration::from_secs(5), r.task)
+        .await
+        .expect("fails fast")
+        .expect("joins");
+    assert!(
+        matches!(result, Err(TunnelError::Refused(403))),
+        "{result:?}"
+    );
+    stop.cancel();
+}

@@ -27,7 +27,7 @@ mod url_template;
 pub use address::address;
 pub use allowlist::allowlist;
 pub use corpus::{SECRET_TENANT, SECRET_TOKEN};
-pub use decide::decide;
+pub use decide::{decide, decide_case_counts};
 pub use headers_body::headers_body;
 pub use input::Input;
 pub use path_glob::path_glob;

@@ -18,6 +18,17 @@ mkdir -p "$OUT"
 export HARPOON_DEMO_TOKEN=python-sdk-test-token
 export HARPOON_TUNNEL_TOKEN=python-sdk-tunnel-token
 
+# A port must be free before a server of ours takes it: otherwise a stale server left on it
+# would answer the readiness check and the run would test the wrong process.
+require_free() {
+  python3 -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null \
+    || { echo "port $1 on 127.0.0.1 is taken: stop whatever listens there (or set $2 to another port)"; exit 1; }
+}
+require_free 8789 "nothing: the demo API's port is fixed"
+require_free "$PORT" PORT
+require_free "$EDGE_PORT" EDGE_PORT
+require_free "$TUNNEL_HEALTH" TUNNEL_HEALTH
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
