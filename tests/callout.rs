@@ -313,20 +313,27 @@ async fn overload_and_rate_limits_refuse_at_once() {
 
 #[tokio::test]
 async fn cancelling_a_call_aborts_the_upstream_request() {
-    let up = Upstream::start(|_| Reply::StallBeforeHeaders).await;
+    let up = Upstream::start(|_| Reply::StallUntilClosed).await;
     let engine = engine(&target(&up.url(), "    limits: { timeout: 20s }\n"));
     let cancel = CancellationToken::new();
     let args = get("/slow");
-    let started = std::time::Instant::now();
-    let (outcome, ()) = tokio::join!(
+    // The bounds only keep a broken build from hanging the test; the order is what is proven:
+    // the upstream saw the request, the call was cancelled, then the upstream saw its close.
+    let bound = Duration::from_secs(10);
+    let (outcome, closed) = tokio::join!(
         engine.call("call_target", args.as_object(), &cancel),
         async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::timeout(bound, up.request_arrived())
+                .await
+                .expect("the upstream saw the request");
             cancel.cancel();
+            tokio::time::timeout(bound, up.connection_closed()).await
         }
     );
     assert_eq!(code(&outcome), "cancelled");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(closed.is_ok(), "the upstream saw its connection close");
+    assert_eq!(up.closes(), 1);
+    assert_eq!(up.requests().len(), 1);
 }
 
 #[tokio::test]

@@ -55,6 +55,9 @@ pub enum Reply {
     HugeHeaders(usize),
     /// A complete 200 response, sent after a delay.
     Slow(Duration, String),
+    /// Nothing, until the client closes the connection (or 30 s pass); the close is counted
+    /// and announced (`Upstream::closed`).
+    StallUntilClosed,
 }
 
 impl Reply {
@@ -91,6 +94,16 @@ pub struct Upstream {
     pub addr: SocketAddr,
     connections: Arc<AtomicUsize>,
     seen: Arc<Mutex<Vec<Seen>>>,
+    events: Arc<Events>,
+}
+
+/// What tests wait on instead of sleeping: a request arrived; a stalled connection was closed
+/// by its client.
+#[derive(Default)]
+struct Events {
+    requested: tokio::sync::Notify,
+    closed: tokio::sync::Notify,
+    closes: AtomicUsize,
 }
 
 impl Upstream {
@@ -104,16 +117,23 @@ impl Upstream {
             addr,
             connections: Arc::default(),
             seen: Arc::default(),
+            events: Arc::default(),
         };
         let handler: Handler = Arc::new(handler);
         let (connections, seen) = (Arc::clone(&up.connections), Arc::clone(&up.seen));
+        let events = Arc::clone(&up.events);
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 connections.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(serve(stream, Arc::clone(&handler), Arc::clone(&seen)));
+                tokio::spawn(serve(
+                    stream,
+                    Arc::clone(&handler),
+                    Arc::clone(&seen),
+                    Arc::clone(&events),
+                ));
             }
         });
         up
@@ -136,6 +156,21 @@ impl Upstream {
         .await
     }
 
+    /// Waits until a request has arrived (each arrival lets one wait through).
+    pub async fn request_arrived(&self) {
+        self.events.requested.notified().await;
+    }
+
+    /// Waits until a client has closed a `StallUntilClosed` connection.
+    pub async fn connection_closed(&self) {
+        self.events.closed.notified().await;
+    }
+
+    /// How many `StallUntilClosed` connections their clients closed.
+    pub fn closes(&self) -> usize {
+        self.events.closes.load(Ordering::SeqCst)
+    }
+
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
@@ -154,12 +189,30 @@ impl Upstream {
     }
 }
 
-async fn serve(mut stream: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<Seen>>>) {
+/// How long a stalling reply holds its connection: past any timeout a test sets.
+const HOLD: Duration = Duration::from_secs(30);
+
+async fn serve(
+    mut stream: TcpStream,
+    handler: Handler,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    events: Arc<Events>,
+) {
     let Some(request) = read_request(&mut stream).await else {
         return;
     };
     seen.lock().expect("lock").push(request.clone());
+    events.requested.notify_one();
     let reply = handler(&request);
+    if matches!(reply, Reply::StallUntilClosed) {
+        let mut byte = [0u8; 1];
+        // A read of 0 bytes (or an error) is the client going away.
+        if let Ok(Ok(_)) = tokio::time::timeout(HOLD, stream.read(&mut byte)).await {
+            events.closes.fetch_add(1, Ordering::SeqCst);
+            events.closed.notify_one();
+        }
+        return;
+    }
     let _ = write_reply(&mut stream, reply).await;
 }
 
@@ -217,7 +270,6 @@ async fn read_request(stream: &mut TcpStream) -> Option<Seen> {
 }
 
 async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
-    const HOLD: Duration = Duration::from_secs(30);
     match reply {
         Reply::Respond {
             status,
@@ -255,7 +307,7 @@ async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()
             tokio::time::sleep(HOLD).await;
             Ok(())
         }
-        Reply::Reset => Ok(()),
+        Reply::Reset | Reply::StallUntilClosed => Ok(()),
         Reply::ResetMidBody => {
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\nonly-this-much")
