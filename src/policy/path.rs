@@ -287,12 +287,19 @@ pub fn build_glob(text: &str) -> Result<Glob, String> {
         .map_err(|e| format!("is not a valid glob: {}", e.kind()))
 }
 
-/// A segment that is `*` alone matches one non-empty segment: `/public/*` grants `/public/x`,
-/// never `/public/` (an empty last segment, often a directory listing). globset's `*` matches
-/// the empty string, so such a segment is compiled as `?*`: one character, then any.
+/// A segment of stars alone (`*`, `***`, but not `**`, which spans segments) matches one
+/// non-empty segment: `/public/*` grants `/public/x`, never `/public/` (an empty last segment,
+/// often a directory listing). globset's `*` matches the empty string, so such a segment is
+/// compiled as `?*`: one character, then any. (Found for `***` by the `path_glob` fuzz target.)
 fn non_empty_stars(text: &str) -> String {
     text.split('/')
-        .map(|seg| if seg == "*" { "?*" } else { seg })
+        .map(|seg| {
+            if !seg.is_empty() && seg != "**" && seg.bytes().all(|b| b == b'*') {
+                "?*"
+            } else {
+                seg
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -452,6 +459,9 @@ mod tests {
         assert!(m("/reports/x"));
         let mid = PathGlob::parse("/a/*/c").unwrap();
         assert!(mid.is_match(&normalize("/a/b/c").unwrap()));
+        let stars = PathGlob::parse("/reports/*********").unwrap();
+        assert!(!stars.is_match(&normalize("/reports/").unwrap()));
+        assert!(stars.is_match(&normalize("/reports/x").unwrap()));
         let part = PathGlob::parse("/files/*.json").unwrap();
         assert!(part.is_match(&normalize("/files/a.json").unwrap()));
         let deep = PathGlob::parse("/reports/**").unwrap();

@@ -179,8 +179,10 @@ pub(crate) fn match_segs(
         }
         Some(Seg::Pieces(pieces)) => {
             p < parts.len()
-                // A segment that is `*` alone matches one non-empty segment (docs/allowlist.md).
-                && !(matches!(pieces.as_slice(), [Piece::Star]) && parts[p].is_empty())
+                // A segment of stars alone matches one non-empty segment (docs/allowlist.md).
+                && !(!pieces.is_empty()
+                    && pieces.iter().all(|p| matches!(p, Piece::Star))
+                    && parts[p].is_empty())
                 && match_pieces(pieces, &parts[p].chars().collect::<Vec<_>>())
                 && match_segs(globs, parts, g + 1, p + 1, memo)
         }
