@@ -107,6 +107,7 @@ fn tunnel_parts(
         max_in_flight,
         poll_timeout: Duration::from_millis(500),
         drain_timeout: Duration::from_secs(5),
+        organization: None,
     };
     (service, options)
 }
@@ -594,4 +595,397 @@ async fn a_forbidden_tunnel_stops_at_once() {
         "{result:?}"
     );
     stop.cancel();
+}
+
+/// Reply posts as the model received them: the shard-token header, and the body.
+type Posts = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
+/// A scripted model of OpenAI's tunnel service, written from its contract
+/// (`../shared/openai-tunnel-protocol.md` §2): one poll answer holding a command of every type,
+/// then empty polls; every reply post recorded with its shard-token header.
+struct ModelService {
+    addr: SocketAddr,
+    polls: Arc<Mutex<Vec<(String, HeaderMap)>>>,
+    posts: Posts,
+    stop: CancellationToken,
+}
+
+impl ModelService {
+    async fn start(batch: Value) -> Self {
+        Self::start_batches(vec![(Duration::ZERO, batch)]).await
+    }
+
+    /// Polls answer these batches in order, each after its delay; then empty polls.
+    async fn start_batches(batches: Vec<(Duration, Value)>) -> Self {
+        use axum::extract::{RawQuery, State};
+        #[derive(Clone)]
+        struct S {
+            batch: Arc<Mutex<std::collections::VecDeque<(Duration, Value)>>>,
+            polls: Arc<Mutex<Vec<(String, HeaderMap)>>>,
+            posts: Posts,
+        }
+        let state = S {
+            batch: Arc::new(Mutex::new(batches.into())),
+            polls: Arc::default(),
+            posts: Arc::default(),
+        };
+        let app = axum::Router::new()
+            .route(
+                "/v1/tunnels/{id}/poll",
+                axum::routing::get(
+                    |State(s): State<S>, RawQuery(q): RawQuery, headers: HeaderMap| async move {
+                        s.polls
+                            .lock()
+                            .unwrap()
+                            .push((q.unwrap_or_default(), headers));
+                        let batch = s.batch.lock().unwrap().pop_front();
+                        match batch {
+                            Some((delay, b)) => {
+                                tokio::time::sleep(delay).await;
+                                (axum::http::StatusCode::OK, b.to_string()).into_response()
+                            }
+                            None => {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                axum::http::StatusCode::NO_CONTENT.into_response()
+                            }
+                        }
+                    },
+                ),
+            )
+            .route(
+                "/v1/tunnels/{id}/response",
+                axum::routing::post(
+                    |State(s): State<S>, headers: HeaderMap, body: String| async move {
+                        let shard = headers
+                            .get("x-tunnel-shard-token")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        let v: Value = serde_json::from_str(&body).expect("a JSON reply");
+                        s.posts.lock().unwrap().push((shard, v));
+                        (axum::http::StatusCode::OK, r#"{"status":"ok"}"#)
+                    },
+                ),
+            )
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(s.cancelled_owned())
+                .await;
+        });
+        Self {
+            addr,
+            polls: state.polls,
+            posts: state.posts,
+            stop,
+        }
+    }
+
+    /// The posts for `request_id`, in order.
+    fn posts_for(&self, request_id: &str) -> Vec<(Option<String>, Value)> {
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| v["request_id"] == request_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (bounded) until `n` final posts have arrived.
+    async fn wait_finals(&self, n: usize) {
+        for _ in 0..1000 {
+            let finals = self
+                .posts
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, v)| v["resp_type"] != "jsonrpc_notify")
+                .count();
+            if finals >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "only some final posts arrived: {:?}",
+            self.posts.lock().unwrap()
+        );
+    }
+}
+
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use std::sync::Mutex;
+
+/// Every command type of the service's protocol gets the answer its contract gives, each with
+/// its shard token in the header; a malformed command is skipped alone; progress is relayed as
+/// `jsonrpc_notify` before the final answer; polls ask for at most 25 commands and never for a
+/// zero wait, and carry the identity headers.
+#[tokio::test]
+async fn the_tunnel_answers_every_command_type_of_the_service_protocol() {
+    let up = upstream().await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}});
+    let mut progress_meta = meta.clone();
+    progress_meta["progressToken"] = json!(7);
+    let cmd = |rid: &str, extra: Value| {
+        let mut c = json!({"request_id": rid, "shard_token": format!("shard-{rid}"), "command_type": "jsonrpc",
+            "channel": "main", "created_at": "2026-01-01T00:00:00Z", "response_timeout": "20s", "headers": {"X-Request-Id": [format!("trace-{rid}")]}});
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    };
+    let batch = json!({"commands": [
+        cmd("read", json!({"jsonrpc": {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "api_get_item", "arguments": {"id": "x1"}, "_meta": meta}}})),
+        cmd("note", json!({"jsonrpc": {"jsonrpc": "2.0", "method": "notifications/initialized"}})),
+        cmd("end", json!({"command_type": "session_termination", "headers": {"Mcp-Session-Id": ["s1"]}})),
+        cmd("oauth", json!({"command_type": "oauth_discovery"})),
+        cmd("other", json!({"channel": "harpoon", "jsonrpc": {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}})),
+        {"request_id": "broken", "command_type": "jsonrpc", "jsonrpc": {"jsonrpc": "2.0", "id": 4, "method": "ping"}},
+        {"request_id": "alien", "shard_token": "s", "command_type": "teleport"},
+        cmd("numeric", json!({"response_timeout": 30000, "jsonrpc": {"jsonrpc": "2.0", "id": 5, "method": "ping", "params": {"_meta": meta}}})),
+        cmd("slow", json!({"jsonrpc": {"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+            "params": {"name": "call_target", "arguments": {"label": "api", "method": "GET", "path": "/reports/pause"}, "_meta": progress_meta}}})),
+    ]});
+    let service = ModelService::start(batch).await;
+    let r = start_tunnel(service.addr, &up, 40, TOKEN);
+    service.wait_finals(7).await;
+    let only = |rid: &str| {
+        let p = service.posts_for(rid);
+        assert_eq!(p.len(), 1, "{rid}: {p:?}");
+        let (shard, body) = p.into_iter().next().unwrap();
+        assert_eq!(
+            shard.as_deref(),
+            Some(format!("shard-{rid}").as_str()),
+            "{rid}"
+        );
+        body
+    };
+    let read = only("read");
+    assert_eq!(
+        (read["resp_type"].as_str(), read["resp_code"].as_u64()),
+        (Some("jsonrpc_response"), Some(200))
+    );
+    assert_eq!(read["channel"], "main");
+    assert_eq!(
+        read["resp_json"]["result"]["structuredContent"]["body"],
+        json!({"id": "x1"})
+    );
+    assert_eq!(
+        read["resp_headers"]["Content-Type"],
+        json!(["application/json"])
+    );
+    let note = only("note");
+    assert_eq!(
+        note,
+        json!({"request_id": "note", "channel": "main", "resp_code": 202, "resp_type": "notify_ack"})
+    );
+    let end = only("end");
+    assert_eq!(
+        end,
+        json!({"request_id": "end", "channel": "main", "resp_code": 405, "resp_type": "session_termination_response"})
+    );
+    let oauth = only("oauth");
+    assert_eq!(
+        (oauth["resp_type"].as_str(), oauth["resp_code"].as_u64()),
+        (Some("oauth_discovery_response"), Some(404))
+    );
+    let other = only("other");
+    assert_eq!(other["resp_code"], 400);
+    assert_eq!(other["channel"], "harpoon");
+    assert_eq!(
+        other["resp_json"]["error"]["message"],
+        "Bad Request: unsupported channel \"harpoon\""
+    );
+    assert!(
+        service.posts_for("broken").is_empty(),
+        "a command without a shard token gets no post"
+    );
+    assert!(
+        service.posts_for("alien").is_empty(),
+        "an unknown command type gets no post"
+    );
+    let numeric = only("numeric");
+    assert_eq!(
+        numeric["resp_code"], 200,
+        "a numeric response_timeout fails open"
+    );
+    let slow = service.posts_for("slow");
+    let (notes, finals): (Vec<_>, Vec<_>) = slow
+        .iter()
+        .partition(|(_, v)| v["resp_type"] == "jsonrpc_notify");
+    assert_eq!(finals.len(), 1, "{slow:?}");
+    assert!(notes.len() >= 2, "progress was relayed: {slow:?}");
+    assert!(
+        notes
+            .iter()
+            .all(|(_, v)| v["resp_json"]["method"] == "notifications/progress")
+    );
+    let last = slow.last().unwrap();
+    assert_eq!(
+        last.1["resp_type"], "jsonrpc_response",
+        "the final answer comes last"
+    );
+    assert_eq!(r.status.skipped.load(Ordering::SeqCst), 2);
+    let polls = service.polls.lock().unwrap().clone();
+    for (query, headers) in &polls {
+        let pairs: std::collections::HashMap<_, _> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let limit: u64 = pairs["limit"].parse().unwrap();
+        let wait: u64 = pairs["timeout_ms"].parse().unwrap();
+        assert!((1..=25).contains(&limit), "{query}");
+        assert!(wait >= 1, "{query}");
+        assert_eq!(headers["accept"], "application/json");
+        assert_eq!(headers["x-tunnel-client-name"], "harpoon-tunnel");
+        assert_eq!(
+            headers["x-tunnel-mcp-server-info"],
+            r#"{"version":1,"channels":[{"name":"main"}]}"#
+        );
+        assert_eq!(headers["x-tunnel-client-instance-id"].len(), 32);
+        assert_eq!(headers["authorization"], format!("Bearer {TOKEN}").as_str());
+    }
+    r.stop.cancel();
+    service.stop.cancel();
+}
+
+/// `notifications/cancelled` through the tunnel cancels the call in flight: its final answer is
+/// the `cancelled` result, long before the stalled upstream would have answered.
+#[tokio::test]
+async fn a_cancel_notification_through_the_tunnel_cancels_the_call() {
+    let up = upstream().await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}});
+    let call = json!({"commands": [{"request_id": "call", "shard_token": "s-call", "command_type": "jsonrpc",
+        "jsonrpc": {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+            "params": {"name": "call_target", "arguments": {"label": "api", "method": "GET", "path": "/reports/stall"}, "_meta": meta}}}]});
+    let cancel = json!({"commands": [{"request_id": "cancel", "shard_token": "s-cancel", "command_type": "jsonrpc",
+        "jsonrpc": {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9, "reason": "user"}}}]});
+    // The delay lets the call start before its cancellation arrives, as on the real service.
+    let service = ModelService::start_batches(vec![
+        (Duration::ZERO, call),
+        (Duration::from_millis(300), cancel),
+    ])
+    .await;
+    let started = std::time::Instant::now();
+    let r = start_tunnel(service.addr, &up, 4, TOKEN);
+    service.wait_finals(2).await;
+    let call = service.posts_for("call");
+    assert_eq!(call.len(), 1, "{call:?}");
+    let text = call[0].1["resp_json"]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(text.starts_with("cancelled:"), "{}", call[0].1);
+    assert_eq!(service.posts_for("cancel")[0].1["resp_type"], "notify_ack");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "cancelled, not waited out"
+    );
+    r.stop.cancel();
+    service.stop.cancel();
+}
+
+/// `harpoon edge` as the service's model: its commands carry every field of the contract (type,
+/// a shard token, created_at, channel, the caller's headers minus the blocklist); a
+/// `jsonrpc_notify` does not complete a call; a reply with another shard token is refused; the
+/// final reply's `resp_code` is the caller's status and its allowlisted headers are relayed.
+#[tokio::test]
+async fn the_edge_speaks_the_service_protocol() {
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(10))).await;
+    let http = crate::support::http();
+    let base = format!("http://{}", e.addr);
+    // A poll first, so the edge counts a tunnel as connected.
+    let poll = |wait: u64| {
+        http.get(format!(
+            "{base}/v1/tunnels/t1/poll?limit=25&timeout_ms={wait}"
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+    };
+    assert_eq!(poll(1).await.expect("poll").status(), 204);
+    let caller = tokio::spawn({
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            http.post(format!("{base}/t/t1/mcp"))
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("x-request-id", "trace-1")
+                .header("cookie", "session=secret")
+                .header("x-forwarded-for", "10.0.0.1")
+                .body(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string())
+                .send()
+                .await
+                .expect("the caller's request")
+        }
+    });
+    let answer: Value =
+        serde_json::from_str(&poll(5000).await.expect("poll").text().await.expect("body"))
+            .expect("commands");
+    let c = &answer["commands"][0];
+    assert_eq!(c["command_type"], "jsonrpc");
+    assert_eq!(c["channel"], "main");
+    assert!(
+        c["shard_token"].as_str().is_some_and(|s| !s.is_empty()),
+        "{c}"
+    );
+    assert!(
+        c["created_at"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z') && s.len() == 20),
+        "{c}"
+    );
+    assert_eq!(c["headers"]["x-request-id"], json!(["trace-1"]));
+    assert!(
+        c["headers"].get("cookie").is_none() && c["headers"].get("x-forwarded-for").is_none(),
+        "{c}"
+    );
+    assert!(c["headers"].get("host").is_none(), "{c}");
+    let rid = c["request_id"].as_str().expect("id").to_owned();
+    let shard = c["shard_token"].as_str().expect("shard").to_owned();
+    let post = |shard: &str, body: Value| {
+        http.post(format!("{base}/v1/tunnels/t1/response"))
+            .bearer_auth(TOKEN)
+            .header("x-tunnel-shard-token", shard)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let note = json!({"request_id": rid, "channel": "main", "resp_json": {"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1, "progress": 1}}, "resp_code": 200, "resp_type": "jsonrpc_notify"});
+    assert_eq!(post(&shard, note).await.expect("post").status(), 200);
+    let last = json!({"request_id": rid, "channel": "main",
+        "resp_json": {"jsonrpc": "2.0", "id": 1, "error": {"code": -32001, "message": "auth required"}},
+        "resp_headers": {"Content-Type": ["application/json"], "Www-Authenticate": ["Bearer resource_metadata=\"x\""], "X-Internal": ["no"]},
+        "resp_code": 401, "resp_type": "jsonrpc_response"});
+    let wrong = post("another-shard", last.clone()).await.expect("post");
+    assert_eq!(wrong.status(), 400);
+    let wrong: Value =
+        serde_json::from_str(&wrong.text().await.expect("body")).expect("error body");
+    assert_eq!(wrong["error"]["code"], "tunnel_request_mismatch");
+    assert_eq!(
+        post(&shard, last.clone()).await.expect("post").status(),
+        200
+    );
+    let answered = caller.await.expect("joins");
+    assert_eq!(answered.status(), 401, "resp_code is the caller's status");
+    assert_eq!(
+        answered
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer resource_metadata=\"x\"")
+    );
+    assert!(answered.headers().get("x-internal").is_none());
+    let body: Value = serde_json::from_str(&answered.text().await.expect("body")).expect("json");
+    assert_eq!(body["error"]["code"], -32001);
+    // The call is answered: a second final gets 404, as the service gives it.
+    assert_eq!(post(&shard, last).await.expect("post").status(), 404);
+    e.stop.cancel();
 }

@@ -39,6 +39,9 @@ pub struct TunnelArgs {
     /// Commands run at once; the tunnel asks the edge for no more than it has room for.
     #[arg(long, default_value_t = 16)]
     pub max_in_flight: usize,
+    /// An OpenAI organization id, sent as `OpenAI-Organization` (organization-backed tunnels).
+    #[arg(long, env = "HARPOON_TUNNEL_ORGANIZATION")]
+    pub organization: Option<String>,
     /// How long each long-poll waits on the edge.
     #[arg(long, default_value = "25s", value_parser = parse_duration)]
     pub poll_timeout: Duration,
@@ -80,6 +83,7 @@ fn options(args: &TunnelArgs) -> Result<TunnelOptions, String> {
         other => return Err(format!("error: the edge URL scheme '{other}' is not http or https")),
     }
     Ok(TunnelOptions {
+        organization: args.organization.clone(),
         edge: args.edge.clone(),
         tunnel_id: args.tunnel_id.clone(),
         token,

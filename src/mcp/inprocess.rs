@@ -12,6 +12,17 @@ use tokio_util::sync::CancellationToken;
 
 /// The reply to `raw`, or `None` for a notification or a response (they get no reply).
 pub async fn handle(handler: McpHandler, raw: &str, cancel: CancellationToken) -> Option<String> {
+    handle_relaying(handler, raw, cancel, None).await
+}
+
+/// Like `handle`, sending each notification the handler emits before its reply (progress) to
+/// `relay`, in order, as JSON text.
+pub async fn handle_relaying(
+    handler: McpHandler,
+    raw: &str,
+    cancel: CancellationToken,
+    relay: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+) -> Option<String> {
     let message: ClientJsonRpcMessage = match serde_json::from_str(raw) {
         Ok(m) => m,
         Err(e) => {
@@ -26,12 +37,17 @@ pub async fn handle(handler: McpHandler, raw: &str, cancel: CancellationToken) -
     let running = serve_directly_with_ct(handler, transport, None, cancel);
     let mut reply = None;
     while let Some(out) = replies.recv().await {
-        if matches!(
-            out,
-            ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_)
-        ) {
-            reply = serde_json::to_string(&out).ok();
-            break;
+        match out {
+            ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_) => {
+                reply = serde_json::to_string(&out).ok();
+                break;
+            }
+            ServerJsonRpcMessage::Notification(_) => {
+                if let (Some(relay), Ok(text)) = (&relay, serde_json::to_string(&out)) {
+                    let _ = relay.send(text);
+                }
+            }
+            _ => {}
         }
     }
     tokio::spawn(async move {

@@ -1,48 +1,246 @@
-//! The poll protocol between `harpoon tunnel` and an edge (docs/poll-protocol.md is the
-//! contract): the wire shapes both sides use, and the bounds they share.
+//! The wire shapes of OpenAI's tunnel service protocol, as `harpoon tunnel` speaks it to the
+//! service (or to `harpoon edge`, its local model), and the bounds both sides share.
+//! docs/poll-protocol.md is the contract; `../shared/openai-tunnel-protocol.md` is where each
+//! element comes from.
+//!
+//! A poll answer is read one command at a time (`parse_command`): a command that is malformed,
+//! of an unknown type or on a bad channel is skipped alone, and its siblings still run.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Most commands one poll may ask for or carry.
-pub const MAX_POLL_LIMIT: usize = 64;
+/// Most commands a poll asks for: the service's schema allows 1 to 25.
+pub const MAX_POLL_LIMIT: usize = 25;
 /// Longest long-poll: under the idle timeouts of common proxies and load balancers (60 s).
 pub const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Shortest `timeout_ms` a poll sends: the schema's minimum (a "quick" poll uses it).
+pub const MIN_POLL_TIMEOUT_MS: u64 = 1;
 /// Largest poll response a tunnel reads: a full batch of large requests.
 pub const MAX_POLL_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Largest reply a tunnel posts or an edge accepts: the largest tool result (a 64 MiB body,
 /// base64, twice: structured and text) would not fit, so targets with huge limits should not be
 /// tunnelled; 32 MiB covers every default.
 pub const MAX_REPLY_BODY_BYTES: usize = 32 * 1024 * 1024;
-/// Longest `Retry-After` a tunnel honours, so a misconfigured edge cannot park it for hours.
+/// Longest `Retry-After` a tunnel honours, so a misconfigured service cannot park it for hours.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The header that carries a command's shard token on every reply post (never in the body).
+pub const SHARD_TOKEN_HEADER: &str = "x-tunnel-shard-token";
+/// The channel harpoon serves; any other is answered "unsupported channel".
+pub const MAIN_CHANNEL: &str = "main";
 
-/// One queued MCP message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Command {
-    /// Unique per command; the tunnel runs a request_id at most once.
-    pub request_id: String,
-    /// The JSON-RPC message, as the MCP client sent it.
-    pub jsonrpc: Value,
-    /// How long the edge waits for the reply from when the poll answered, e.g. `"30s"`,
-    /// `"1500ms"`. A tunnel drops a command it receives already past its time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_timeout: Option<String>,
+/// What a command asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandType {
+    /// One JSON-RPC request or notification for the MCP server.
+    Jsonrpc,
+    /// The connector ended its session (`DELETE` with `Mcp-Session-Id`).
+    SessionTermination,
+    /// The service asks for the server's protected resource metadata (RFC 9728).
+    OauthDiscovery,
 }
 
-/// A poll answer with commands (HTTP 200).
+/// One command as it is on the wire: what an edge emits. Unknown fields are ignored when read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    pub request_id: String,
+    /// Opaque; echoed only in the `X-Tunnel-Shard-Token` header of every reply post.
+    pub shard_token: String,
+    pub command_type: CommandType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// RFC 3339 enqueue time; informational only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// A relative budget such as `"30s"`, anchored when the poll answer's headers arrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_timeout: Option<String>,
+    /// Multi-valued headers of the connector's request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jsonrpc: Option<Value>,
+}
+
+/// A poll answer with commands (HTTP 200), as an edge writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PollResponse {
     pub commands: Vec<Command>,
 }
 
-/// What a tunnel posts back.
+/// A poll answer as a tunnel reads it: each command is judged on its own.
+#[derive(Debug, Deserialize)]
+pub struct PollAnswer {
+    #[serde(default)]
+    pub commands: Vec<Value>,
+}
+
+/// A command a tunnel accepted: typed, its channel normalized, its budget parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolledCommand {
+    pub request_id: String,
+    pub shard_token: String,
+    pub kind: CommandType,
+    /// Lowercase, trimmed; `main` when absent or empty.
+    pub channel: String,
+    /// `None` when absent or not valid (the client fails open: no deadline).
+    pub response_timeout: Option<Duration>,
+    pub headers: BTreeMap<String, Vec<String>>,
+    /// Present for `jsonrpc` commands, always a JSON object.
+    pub jsonrpc: Option<Value>,
+}
+
+/// Why a command was skipped (logged; its siblings still run; nothing is posted for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    NotAnObject,
+    /// A required field is missing, empty or of the wrong type.
+    Missing(&'static str),
+    UnknownType(String),
+    BadChannel(String),
+    /// A `jsonrpc` command without a JSON-RPC object.
+    BadJsonrpc,
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::NotAnObject => f.write_str("the command is not a JSON object"),
+            CommandError::Missing(field) => write!(f, "the command has no '{field}'"),
+            CommandError::UnknownType(t) => write!(f, "unknown command_type '{t}'"),
+            CommandError::BadChannel(c) => write!(f, "channel '{c}' is not ^[a-z0-9_-]{{1,64}}$"),
+            CommandError::BadJsonrpc => f.write_str("a jsonrpc command without a JSON-RPC object"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// Reads one command of a poll answer.
+pub fn parse_command(v: &Value) -> Result<PolledCommand, CommandError> {
+    let Value::Object(m) = v else {
+        return Err(CommandError::NotAnObject);
+    };
+    let text = |field: &'static str| match m.get(field) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(CommandError::Missing(field)),
+    };
+    let request_id = text("request_id")?;
+    let shard_token = text("shard_token")?;
+    let kind = match m.get("command_type") {
+        Some(Value::String(t)) => match t.as_str() {
+            "jsonrpc" => CommandType::Jsonrpc,
+            "session_termination" => CommandType::SessionTermination,
+            "oauth_discovery" => CommandType::OauthDiscovery,
+            other => return Err(CommandError::UnknownType(other.to_owned())),
+        },
+        _ => return Err(CommandError::Missing("command_type")),
+    };
+    let channel = match m.get("channel") {
+        None | Some(Value::Null) => MAIN_CHANNEL.to_owned(),
+        Some(Value::String(c)) => {
+            let c = c.trim().to_ascii_lowercase();
+            if c.is_empty() {
+                MAIN_CHANNEL.to_owned()
+            } else if valid_channel(&c) {
+                c
+            } else {
+                return Err(CommandError::BadChannel(c));
+            }
+        }
+        Some(other) => return Err(CommandError::BadChannel(other.to_string())),
+    };
+    // Fails open, as tunnel-client does: a budget that is not a valid string means no deadline.
+    let response_timeout = m
+        .get("response_timeout")
+        .and_then(Value::as_str)
+        .and_then(parse_timeout);
+    let headers = match m.get("headers") {
+        Some(Value::Object(h)) => h
+            .iter()
+            .map(|(k, v)| {
+                let values = match v {
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect(),
+                    Value::String(s) => vec![s.clone()],
+                    _ => Vec::new(),
+                };
+                (k.clone(), values)
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let jsonrpc = match (kind, m.get("jsonrpc")) {
+        (CommandType::Jsonrpc, Some(j @ Value::Object(_))) => Some(j.clone()),
+        (CommandType::Jsonrpc, _) => return Err(CommandError::BadJsonrpc),
+        (_, _) => None,
+    };
+    Ok(PolledCommand {
+        request_id,
+        shard_token,
+        kind,
+        channel,
+        response_timeout,
+        headers,
+        jsonrpc,
+    })
+}
+
+impl PolledCommand {
+    /// The first value of a command header, its name matched case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.first())
+            .map(String::as_str)
+    }
+}
+
+/// What a reply post says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RespType {
+    /// The final answer to a JSON-RPC request.
+    #[default]
+    JsonrpcResponse,
+    /// A notification sent while the call runs (progress); not final.
+    JsonrpcNotify,
+    /// The final answer to a JSON-RPC notification: no `resp_json`.
+    NotifyAck,
+    /// The final answer to a `session_termination`: no `resp_json`.
+    SessionTerminationResponse,
+    /// The final answer to an `oauth_discovery`.
+    OauthDiscoveryResponse,
+}
+
+impl RespType {
+    /// Whether this post completes the command (every type but `jsonrpc_notify`).
+    pub fn is_terminal(self) -> bool {
+        self != RespType::JsonrpcNotify
+    }
+}
+
+/// One reply post's body (`additionalProperties: false` in the service's schema).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Reply {
     pub request_id: String,
-    /// The JSON-RPC response or error object.
-    pub resp_json: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resp_json: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resp_headers: Option<BTreeMap<String, Vec<String>>>,
+    /// The HTTP-style status of the MCP exchange; the service answers the connector with it.
+    pub resp_code: u16,
+    #[serde(default)]
+    pub resp_type: RespType,
 }
 
 /// Parses `"30s"`, `"1500ms"`, `"2m"`, `"500us"` (tunnel-client's format); `None` if malformed.
@@ -61,14 +259,37 @@ pub fn parse_timeout(text: &str) -> Option<Duration> {
     }
 }
 
-/// Tunnel ids: `^[a-z0-9][a-z0-9_-]{0,63}$`, safe in a URL path segment.
+/// Channel names: `^[a-z0-9_-]{1,64}$`.
+pub fn valid_channel(c: &str) -> bool {
+    (1..=64).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Tunnel ids harpoon accepts: `^[a-z0-9][a-z0-9_-]{0,63}$`, safe in a URL path segment (the
+/// service's own ids, `tunnel_` and 32 `[a-z0-9]`, are of this form).
 pub fn valid_tunnel_id(id: &str) -> bool {
     crate::policy::Label::parse(id).is_ok()
+}
+
+/// `Retry-After` in either form (delta-seconds or an HTTP-date), capped at `MAX_RETRY_AFTER`;
+/// `None` when absent, malformed or already past.
+pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(now)
+            .ok()?,
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn timeouts_parse() {
@@ -81,14 +302,80 @@ mod tests {
     }
 
     #[test]
-    fn commands_round_trip() {
-        let text = r#"{"commands":[{"request_id":"r1","jsonrpc":{"jsonrpc":"2.0","id":1,"method":"ping"},"response_timeout":"10s"}]}"#;
-        let p: PollResponse = serde_json::from_str(text).expect("parses");
-        assert_eq!(p.commands[0].response_timeout.as_deref(), Some("10s"));
-        let back: serde_json::Value = serde_json::to_value(&p).expect("serializes");
+    fn each_command_is_judged_alone() {
+        let ok = json!({"request_id": "r1", "shard_token": "s1", "command_type": "jsonrpc",
+            "channel": " MAIN ", "response_timeout": 30, "headers": {"X-Request-Id": ["t1"]},
+            "jsonrpc": {"jsonrpc": "2.0", "id": 1, "method": "ping"}, "extra": true});
+        let c = parse_command(&ok).expect("parses");
+        assert_eq!(c.channel, "main");
+        assert_eq!(c.response_timeout, None, "a JSON number fails open");
+        assert_eq!(c.header("x-request-id"), Some("t1"));
+        let term =
+            json!({"request_id": "r2", "shard_token": "s2", "command_type": "session_termination"});
         assert_eq!(
-            back,
-            serde_json::from_str::<serde_json::Value>(text).expect("json")
+            parse_command(&term).expect("parses").kind,
+            CommandType::SessionTermination
+        );
+        for (bad, why) in [
+            (json!([]), CommandError::NotAnObject),
+            (
+                json!({"shard_token": "s", "command_type": "jsonrpc"}),
+                CommandError::Missing("request_id"),
+            ),
+            (
+                json!({"request_id": "r", "command_type": "jsonrpc"}),
+                CommandError::Missing("shard_token"),
+            ),
+            (
+                json!({"request_id": "r", "shard_token": "s"}),
+                CommandError::Missing("command_type"),
+            ),
+            (
+                json!({"request_id": "r", "shard_token": "s", "command_type": "x"}),
+                CommandError::UnknownType("x".into()),
+            ),
+            (
+                json!({"request_id": "r", "shard_token": "s", "command_type": "jsonrpc"}),
+                CommandError::BadJsonrpc,
+            ),
+            (
+                json!({"request_id": "r", "shard_token": "s", "command_type": "jsonrpc", "channel": "a b", "jsonrpc": {}}),
+                CommandError::BadChannel("a b".into()),
+            ),
+        ] {
+            assert_eq!(parse_command(&bad), Err(why), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_both_forms() {
+        let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after("3600", now), Some(MAX_RETRY_AFTER));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(7));
+        assert_eq!(retry_after(&later, now), Some(Duration::from_secs(7)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(7));
+        assert_eq!(retry_after(&past, now), None);
+        assert_eq!(retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn replies_carry_only_the_schema_fields() {
+        let r = Reply {
+            request_id: "r".into(),
+            channel: Some("main".into()),
+            resp_json: None,
+            resp_headers: None,
+            resp_code: 202,
+            resp_type: RespType::NotifyAck,
+        };
+        assert_eq!(
+            serde_json::to_value(&r).expect("json"),
+            json!({"request_id": "r", "channel": "main", "resp_code": 202, "resp_type": "notify_ack"})
+        );
+        assert!(
+            serde_json::from_value::<Reply>(json!({"request_id": "r", "resp_code": 200, "x": 1}))
+                .is_err()
         );
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::transport::bearer::{self, MAX_MCP_BODY_BYTES};
 use crate::transport::poll_protocol::{
-    Command, MAX_POLL_LIMIT, MAX_POLL_TIMEOUT, MAX_REPLY_BODY_BYTES, PollResponse, Reply,
+    Command, CommandType, MAIN_CHANNEL, MAX_POLL_TIMEOUT, MAX_REPLY_BODY_BYTES, PollResponse,
+    Reply, SHARD_TOKEN_HEADER,
 };
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -11,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -117,9 +119,8 @@ pub(super) async fn mcp(
         }
     };
     let rpc_id = message.get("id").cloned().unwrap_or(Value::Null);
-    let is_request = message.get("method").is_some() && !rpc_id.is_null();
-    if !is_request {
-        // Notifications and responses need no answer; each tunnel request is handled on its own.
+    if message.get("method").is_none() {
+        // A JSON-RPC response from the caller: harpoon sends no requests, so none is awaited.
         return StatusCode::ACCEPTED.into_response();
     }
     edge.counters.calls.fetch_add(1, Ordering::Relaxed);
@@ -155,9 +156,14 @@ pub(super) async fn mcp(
             );
         }
         let command = Command {
+            shard_token: format!("shard-{request_id}-{}", edge.epoch ^ 0x5eed),
             request_id: request_id.clone(),
-            jsonrpc: message,
+            command_type: CommandType::Jsonrpc,
+            channel: Some(MAIN_CHANNEL.to_owned()),
+            created_at: Some(rfc3339_now()),
             response_timeout: Some(format!("{}ms", timeout.as_millis())),
+            headers: forwarded_headers(&headers),
+            jsonrpc: Some(message),
         };
         q.calls.insert(
             request_id.clone(),
@@ -179,7 +185,7 @@ pub(super) async fn mcp(
     match tokio::time::timeout(timeout, rx).await {
         Ok(Ok(reply)) => {
             edge.counters.replies.fetch_add(1, Ordering::Relaxed);
-            json_response(StatusCode::OK, &reply)
+            caller_response(reply)
         }
         _ => {
             edge.counters.timeouts.fetch_add(1, Ordering::Relaxed);
@@ -190,6 +196,110 @@ pub(super) async fn mcp(
             jsonrpc_error(StatusCode::GATEWAY_TIMEOUT, &rpc_id, -32000, &message)
         }
     }
+}
+
+/// Headers of the caller's request that never go into a command: hop-by-hop and framing,
+/// cookies, client identity, and anything that could spoof an address or an internal caller
+/// (the service's own blocklist, as its local model in tunnel-client shows it).
+fn never_forwarded(name: &str) -> bool {
+    matches!(
+        name,
+        "host"
+            | "connection"
+            | "keep-alive"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "content-length"
+            | "content-type"
+            | "accept-encoding"
+            | "cookie"
+            | "user-agent"
+            | "openai-organization"
+            | "forwarded"
+            | "x-real-ip"
+            | "x-client-ip"
+            | "true-client-ip"
+            | "cf-connecting-ip"
+    ) || name.starts_with("x-forwarded-")
+        || name.starts_with("x-openai-")
+        || name.starts_with("x-tunnel-")
+}
+
+/// The caller's headers a command carries, multi-valued, minus `never_forwarded`.
+fn forwarded_headers(headers: &HeaderMap) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in headers {
+        if never_forwarded(name.as_str()) {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            out.entry(name.as_str().to_owned())
+                .or_default()
+                .push(v.to_owned());
+        }
+    }
+    out
+}
+
+/// Reply headers relayed to the caller, names matched case-insensitively.
+const RELAYED_REPLY_HEADERS: &[&str] =
+    &["mcp-session-id", "mcp-protocol-version", "www-authenticate"];
+
+/// The caller's answer from a final reply: `resp_code` as the status (as the service maps it:
+/// a 1xx or an unknown code is 502), the relayed headers, and `resp_json` as the body.
+fn caller_response(reply: Reply) -> Response {
+    let status = match StatusCode::from_u16(reply.resp_code) {
+        Ok(s) if s.is_informational() => StatusCode::BAD_GATEWAY,
+        Ok(s) => s,
+        Err(_) => StatusCode::BAD_GATEWAY,
+    };
+    let mut r = match &reply.resp_json {
+        Some(body) => json_response(status, body),
+        None => status.into_response(),
+    };
+    for (name, values) in reply.resp_headers.iter().flatten() {
+        let lower = name.to_ascii_lowercase();
+        if !RELAYED_REPLY_HEADERS.contains(&lower.as_str()) {
+            continue;
+        }
+        for v in values {
+            if let (Ok(n), Ok(v)) = (
+                axum::http::HeaderName::from_bytes(lower.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                r.headers_mut().append(n, v);
+            }
+        }
+    }
+    r
+}
+
+/// Now as RFC 3339 UTC (`2026-12-01T20:02:05Z`), for `created_at`.
+fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[derive(Deserialize)]
@@ -240,7 +350,7 @@ pub(super) async fn poll(
         Ok(t) => t,
         Err(r) => return r,
     };
-    let limit = q.limit.unwrap_or(1).clamp(1, MAX_POLL_LIMIT);
+    let limit = q.limit.unwrap_or(1).clamp(1, EDGE_MAX_POLL_LIMIT);
     let wait = q
         .timeout_ms
         .map_or(DEFAULT_POLL_TIMEOUT, Duration::from_millis)
@@ -329,20 +439,39 @@ pub(super) async fn response(
             );
         }
     };
-    let sender = tunnel
-        .lock()
-        .calls
-        .get_mut(&reply.request_id)
-        .and_then(|p| p.reply.take());
-    match sender {
+    let shard = headers
+        .get(SHARD_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut q = tunnel.lock();
+    let Some(pending) = q.calls.get_mut(&reply.request_id) else {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "pending_request_not_found",
+            "no caller waits for this request_id (answered, expired or unknown)",
+        );
+    };
+    if !bearer::constant_time_eq(shard.as_bytes(), pending.command.shard_token.as_bytes()) {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "tunnel_request_mismatch",
+            "the X-Tunnel-Shard-Token header is not the one this command was given",
+        );
+    }
+    if !reply.resp_type.is_terminal() {
+        // Progress: the edge delivers final answers only (an SSE relay is not built yet).
+        edge.counters.notifications.fetch_add(1, Ordering::Relaxed);
+        return json_response(StatusCode::OK, &json!({"status": "ok"}));
+    }
+    match pending.reply.take() {
         Some(tx) => {
-            let _ = tx.send(reply.resp_json);
+            let _ = tx.send(reply);
             json_response(StatusCode::OK, &json!({"status": "ok"}))
         }
         None => api_error(
             StatusCode::NOT_FOUND,
-            "unknown_request",
-            "no caller waits for this request_id (answered, expired or unknown)",
+            "pending_request_not_found",
+            "this request was answered already",
         ),
     }
 }
@@ -376,6 +505,11 @@ pub(super) async fn metrics(State(edge): State<Arc<Edge>>) -> Response {
             "harpoon_edge_overloaded_total",
             "Requests refused because the queue was full.",
             c.overloaded.load(Ordering::Relaxed),
+        ),
+        (
+            "harpoon_edge_notifications_total",
+            "Progress notifications posted by tunnels (not relayed to callers).",
+            c.notifications.load(Ordering::Relaxed),
         ),
         (
             "harpoon_edge_requeued_total",

@@ -21,6 +21,9 @@ use tokio::sync::Notify;
 use handlers::{mcp, metrics, not_allowed, poll, response};
 use queue::{Counters, TunnelState};
 
+/// Most commands one poll may take from the edge (tunnel-client asks for up to 25, harpoon's
+/// tunnel likewise; the edge accepts a little more from other pollers).
+pub const EDGE_MAX_POLL_LIMIT: usize = 64;
 /// Default time an MCP caller waits for its reply.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default most commands queued per tunnel; past it callers get an "overloaded" error.

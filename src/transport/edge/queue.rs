@@ -1,8 +1,7 @@
 //! What the edge holds per tunnel: its queue of pending requests, leases and counters.
 
 use super::CONNECTED_WINDOW;
-use crate::transport::poll_protocol::Command;
-use serde_json::Value;
+use crate::transport::poll_protocol::{Command, Reply};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -11,7 +10,8 @@ use tokio::sync::{Notify, oneshot};
 
 pub(super) struct Pending {
     pub(super) command: Command,
-    pub(super) reply: Option<oneshot::Sender<Value>>,
+    /// Where the final answer goes (taken when it arrives).
+    pub(super) reply: Option<oneshot::Sender<Reply>>,
     /// Set while a replica holds it.
     pub(super) leased_until: Option<Instant>,
     /// Whether offering it again cannot run anything twice.
@@ -56,6 +56,7 @@ impl TunnelState {
 #[derive(Default)]
 pub(super) struct Counters {
     pub(super) calls: AtomicU64,
+    pub(super) notifications: AtomicU64,
     pub(super) replies: AtomicU64,
     pub(super) no_tunnel: AtomicU64,
     pub(super) timeouts: AtomicU64,

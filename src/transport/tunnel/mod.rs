@@ -1,6 +1,8 @@
-//! The tunnel client (`harpoon tunnel`): dials out to an edge, long-polls it for queued MCP
-//! messages, runs each through the same MCP handler as `serve` (in process), and posts the
-//! reply. It only dials out: no inbound port is needed.
+//! The tunnel client (`harpoon tunnel`): dials out to OpenAI's tunnel service (or any service
+//! that speaks its protocol, `harpoon edge` among them), long-polls it for commands, runs each
+//! JSON-RPC message through the same MCP handler as `serve` (in process), and posts the answer
+//! the protocol asks for: a response, progress as `jsonrpc_notify`, a `notify_ack`, a session
+//! termination answer, or "unsupported channel". It only dials out: no inbound port is needed.
 //!
 //! - Backpressure: it polls only for as many commands as it has free slots.
 //! - Once per request_id: a command it has already taken is never run again, whatever the edge
@@ -9,10 +11,15 @@
 //!   `response_timeout` dropped, fail-fast with a clear log on 401/403.
 
 use super::poll_protocol::{
-    Command, MAX_POLL_BODY_BYTES, MAX_POLL_LIMIT, MAX_REPLY_BODY_BYTES, MAX_RETRY_AFTER,
-    PollResponse, parse_timeout,
+    MAX_POLL_BODY_BYTES, MAX_POLL_LIMIT, MIN_POLL_TIMEOUT_MS, PollAnswer, PolledCommand,
+    parse_command,
 };
 use crate::service::HarpoonService;
+use answer::run_command;
+
+mod answer;
+use serde_json::Value;
+use std::collections::HashMap;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +49,8 @@ pub struct TunnelOptions {
     pub poll_timeout: Duration,
     /// How long commands in flight get to finish after shutdown is asked for.
     pub drain_timeout: Duration,
+    /// Sent as `OpenAI-Organization` on every request, for organization-backed tunnels.
+    pub organization: Option<String>,
 }
 
 /// Why a tunnel stopped on its own.
@@ -51,6 +60,8 @@ pub enum TunnelError {
     Refused(u16),
     /// 404: the edge has no such tunnel.
     UnknownTunnel,
+    /// 400 on a poll: the service refuses the request itself (a malformed tunnel id).
+    BadRequest,
     /// TLS for the connection to the edge could not be set up.
     Tls(crate::callout::TlsError),
     /// The HTTP client could not be set up.
@@ -65,8 +76,12 @@ impl std::fmt::Display for TunnelError {
                 "the edge refused the tunnel token (HTTP {s}); check HARPOON_TUNNEL_TOKEN"
             ),
             TunnelError::UnknownTunnel => {
-                write!(f, "the edge knows no such tunnel id; check --tunnel-id")
+                write!(f, "the service knows no such tunnel id; check --tunnel-id")
             }
+            TunnelError::BadRequest => write!(
+                f,
+                "the service refused the poll as malformed; check --tunnel-id (tunnel_ and 32 lowercase letters or digits)"
+            ),
             TunnelError::Tls(e) => write!(f, "the tunnel could not start: {e}"),
             TunnelError::Client(e) => write!(f, "the tunnel could not start: {e}"),
         }
@@ -93,6 +108,8 @@ pub struct TunnelStatus {
     pub commands: AtomicU64,
     pub duplicates: AtomicU64,
     pub expired: AtomicU64,
+    /// Commands skipped as malformed, of an unknown type or on a bad channel.
+    pub skipped: AtomicU64,
     pub replies_posted: AtomicU64,
     pub reply_retries: AtomicU64,
     pub replies_lost: AtomicU64,
@@ -132,6 +149,11 @@ impl TunnelStatus {
                 "harpoon_tunnel_expired_total",
                 "Commands dropped past their response timeout.",
                 &self.expired,
+            ),
+            (
+                "harpoon_tunnel_skipped_total",
+                "Commands skipped as malformed or unknown (their siblings still ran).",
+                &self.skipped,
             ),
             (
                 "harpoon_tunnel_replies_posted_total",
@@ -214,16 +236,24 @@ fn jitter() -> u64 {
     h.finish()
 }
 
-/// `Retry-After` as seconds (the HTTP-date form is not worth a date parser here), capped.
+/// `Retry-After` in either form, capped (`poll_protocol::retry_after`).
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    super::poll_protocol::retry_after(value, std::time::SystemTime::now())
+}
+
+/// What the service is told about this process: `X-Tunnel-MCP-Server-Info` v1. harpoon's
+/// handler is in process and stateless, so `main` has no `proc_affinity`, and harpoon never
+/// declares tunnel-client's own `harpoon` channel.
+const SERVER_INFO: &str = r#"{"version":1,"channels":[{"name":"main"}]}"#;
+
+/// 32 lowercase hex characters, fixed for the process: lets the service tell replicas apart.
+fn instance_id() -> String {
+    format!(
+        "{:016x}{:016x}",
+        jitter(),
+        jitter().rotate_left(17) ^ u64::from(std::process::id())
+    )
 }
 
 struct Shared {
@@ -233,6 +263,8 @@ struct Shared {
     status: Arc<TunnelStatus>,
     taken: Mutex<Taken>,
     slots: Arc<Semaphore>,
+    /// Calls in flight by (session id, JSON-RPC id), so `notifications/cancelled` reaches them.
+    running: Mutex<HashMap<(String, String), CancellationToken>>,
 }
 
 /// Runs the tunnel until `shutdown` is cancelled (then lets commands in flight finish, up to
@@ -246,11 +278,32 @@ pub async fn run(
     let tls = crate::callout::client::tls_config()
         .or_else(|_| crate::callout::client::tls_config_without_roots())
         .map_err(TunnelError::Tls)?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    let fixed = [
+        ("accept", "application/json".to_owned()),
+        ("x-tunnel-client-name", "harpoon-tunnel".to_owned()),
+        (
+            "x-tunnel-client-version",
+            env!("CARGO_PKG_VERSION").to_owned(),
+        ),
+        ("x-tunnel-client-instance-id", instance_id()),
+        ("x-tunnel-mcp-server-info", SERVER_INFO.to_owned()),
+    ];
+    let organization = options
+        .organization
+        .as_ref()
+        .map(|o| ("openai-organization", o.clone()));
+    for (name, value) in fixed.into_iter().chain(organization) {
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
     let client = reqwest::Client::builder()
         .no_proxy()
         .tls_backend_preconfigured(tls)
         .connect_timeout(EDGE_CONNECT_TIMEOUT)
         .user_agent(concat!("harpoon-tunnel/", env!("CARGO_PKG_VERSION")))
+        .default_headers(headers)
         .build()
         .map_err(TunnelError::Client)?;
     let shared = Arc::new(Shared {
@@ -260,6 +313,7 @@ pub async fn run(
         options,
         status,
         taken: Mutex::default(),
+        running: Mutex::default(),
     });
     let result = poll_loop(&shared, &shutdown).await;
     shared.status.ready.store(false, Ordering::SeqCst);
@@ -288,12 +342,12 @@ async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result
         };
         let limit = (shared.slots.available_permits() + 1).min(MAX_POLL_LIMIT);
         drop(room);
-        let wait = if quick {
-            Duration::ZERO
+        let wait_ms = if quick {
+            MIN_POLL_TIMEOUT_MS
         } else {
-            o.poll_timeout
+            (o.poll_timeout.as_millis() as u64).max(MIN_POLL_TIMEOUT_MS)
         };
-        let url = format!("{poll_url}?limit={limit}&timeout_ms={}", wait.as_millis());
+        let url = format!("{poll_url}?limit={limit}&timeout_ms={wait_ms}");
         let request = shared
             .client
             .get(url)
@@ -303,6 +357,8 @@ async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result
             _ = shutdown.cancelled() => return Ok(()),
             r = request.send() => r,
         };
+        // Deadlines are anchored here, when the answer's headers arrive, before the body.
+        let received = Instant::now();
         let pause = match sent {
             Err(e) => {
                 tracing::warn!(error = %e, "poll failed; backing off");
@@ -315,7 +371,13 @@ async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result
                         mark_ok(shared);
                         quick = false;
                         for c in commands {
-                            dispatch(shared, c, Instant::now());
+                            match parse_command(&c) {
+                                Ok(c) => dispatch(shared, c, received),
+                                Err(e) => {
+                                    shared.status.skipped.fetch_add(1, Ordering::Relaxed);
+                                    tracing::warn!(error = %e, "skipped a command; the others run");
+                                }
+                            }
                         }
                         None
                     }
@@ -333,13 +395,17 @@ async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result
                 s @ (401 | 403) => {
                     tracing::error!(
                         status = s,
-                        "the edge refused the tunnel token; stopping (fix the token, then restart)"
+                        "the service refused the key; stopping: the key is wrong or lacks Tunnels Use on this tunnel"
                     );
                     return Err(TunnelError::Refused(s));
                 }
                 404 => {
-                    tracing::error!(tunnel = %o.tunnel_id, "the edge has no such tunnel; stopping");
+                    tracing::error!(tunnel = %o.tunnel_id, "the service has no such tunnel; stopping");
                     return Err(TunnelError::UnknownTunnel);
+                }
+                400 => {
+                    tracing::error!(tunnel = %o.tunnel_id, "the service refused the poll (a malformed tunnel id?); stopping");
+                    return Err(TunnelError::BadRequest);
                 }
                 s => {
                     let wait = retry_after(resp.headers())
@@ -372,7 +438,7 @@ fn mark_ok(shared: &Shared) {
 }
 
 /// Reads a poll answer without ever holding more than the cap.
-async fn read_poll(mut resp: reqwest::Response) -> Result<Vec<Command>, String> {
+async fn read_poll(mut resp: reqwest::Response) -> Result<Vec<Value>, String> {
     if resp
         .content_length()
         .is_some_and(|n| n > MAX_POLL_BODY_BYTES as u64)
@@ -386,14 +452,13 @@ async fn read_poll(mut resp: reqwest::Response) -> Result<Vec<Command>, String> 
         }
         body.extend_from_slice(&chunk);
     }
-    let parsed: PollResponse = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    let parsed: PollAnswer = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
     Ok(parsed.commands)
 }
 
 /// Starts a command unless it expired or was taken before.
-fn dispatch(shared: &Arc<Shared>, command: Command, received: Instant) {
-    let timeout = command.response_timeout.as_deref().and_then(parse_timeout);
-    let deadline = timeout.map(|t| received + t);
+fn dispatch(shared: &Arc<Shared>, command: PolledCommand, received: Instant) {
+    let deadline = command.response_timeout.map(|t| received + t);
     if deadline.is_some_and(|d| d <= Instant::now()) {
         shared.status.expired.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(request_id = %command.request_id, "dropped an expired command");
@@ -415,103 +480,17 @@ fn dispatch(shared: &Arc<Shared>, command: Command, received: Instant) {
             return;
         };
         shared.status.commands.fetch_add(1, Ordering::Relaxed);
-        let raw = command.jsonrpc.to_string();
-        let cancel = CancellationToken::new();
-        let handled = shared.service.handle_message(&raw, cancel.clone());
-        let reply = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, handled).await {
-                Ok(r) => r,
-                Err(_) => {
-                    cancel.cancel();
+        let run = run_command(&shared, &command, deadline);
+        match deadline {
+            Some(d) => {
+                if tokio::time::timeout_at(d, run).await.is_err() {
+                    // Past its deadline nothing is posted: the service has given up on it.
                     shared.status.expired.fetch_add(1, Ordering::Relaxed);
-                    return;
                 }
-            },
-            None => handled.await,
-        };
-        if let Some(reply) = reply {
-            post_reply(
-                &shared,
-                &command.request_id,
-                reply,
-                command.jsonrpc.get("id"),
-                deadline,
-            )
-            .await;
+            }
+            None => run.await,
         }
     });
-}
-
-/// Posts a reply, retrying failures until the command's deadline: a post runs nothing upstream,
-/// so retrying it can never repeat a call.
-async fn post_reply(
-    shared: &Shared,
-    request_id: &str,
-    reply: String,
-    rpc_id: Option<&serde_json::Value>,
-    deadline: Option<Instant>,
-) {
-    let reply = if reply.len() > MAX_REPLY_BODY_BYTES - 1024 {
-        let id = rpc_id.cloned().unwrap_or(serde_json::Value::Null);
-        let message = format!(
-            "the result ({} bytes) is larger than the tunnel carries ({MAX_REPLY_BODY_BYTES} bytes)",
-            reply.len()
-        );
-        serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message}}).to_string()
-    } else {
-        reply
-    };
-    let body = format!(
-        "{{\"request_id\":{},\"resp_json\":{reply}}}",
-        serde_json::Value::String(request_id.to_owned())
-    );
-    let base = shared.options.edge.as_str().trim_end_matches('/');
-    let url = format!("{base}/v1/tunnels/{}/response", shared.options.tunnel_id);
-    let mut backoff = Backoff { attempt: 0 };
-    let give_up = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
-    loop {
-        let sent = shared
-            .client
-            .post(&url)
-            .bearer_auth(&shared.options.token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.clone())
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await;
-        let (retry, wait) = match &sent {
-            Ok(r) if r.status().is_success() => {
-                shared.status.replies_posted.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            // The caller is gone (answered, expired, edge restarted): nothing to deliver.
-            Ok(r) if matches!(r.status().as_u16(), 404 | 409) => return,
-            Ok(r) if matches!(r.status().as_u16(), 408 | 429) || r.status().is_server_error() => (
-                true,
-                retry_after(r.headers())
-                    .unwrap_or_default()
-                    .max(backoff.next()),
-            ),
-            Ok(r) => {
-                tracing::error!(
-                    status = r.status().as_u16(),
-                    request_id,
-                    "the edge refused a reply"
-                );
-                (false, Duration::ZERO)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, request_id, "reply post failed; retrying");
-                (true, backoff.next())
-            }
-        };
-        if !retry || Instant::now() + wait >= give_up {
-            shared.status.replies_lost.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        shared.status.reply_retries.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(wait).await;
-    }
 }
 
 #[cfg(test)]

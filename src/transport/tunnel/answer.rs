@@ -1,0 +1,308 @@
+//! What a tunnel posts for each command: the answer the protocol gives its type and channel,
+//! progress as `jsonrpc_notify` before a final answer, and the posts themselves, retried only
+//! where a retry cannot deliver anything twice.
+
+use super::{BACKOFF_MIN, Backoff, Shared, retry_after};
+use crate::transport::poll_protocol::{
+    CommandType, MAIN_CHANNEL, MAX_REPLY_BODY_BYTES, PolledCommand, Reply, RespType,
+    SHARD_TOKEN_HEADER,
+};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The answer to a command on a channel harpoon does not serve (any but `main`), as
+/// tunnel-client gives it: a 400 of the command's own answer type.
+fn unsupported_channel(command: &PolledCommand) -> Reply {
+    let channel = &command.channel;
+    let mut reply = Reply {
+        request_id: command.request_id.clone(),
+        channel: Some(channel.clone()),
+        resp_json: None,
+        resp_headers: None,
+        resp_code: 400,
+        resp_type: RespType::JsonrpcResponse,
+    };
+    match command.kind {
+        CommandType::Jsonrpc => {
+            let id = command
+                .jsonrpc
+                .as_ref()
+                .and_then(|j| j.get("id"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            reply.resp_json = Some(json!({"jsonrpc": "2.0", "id": id, "error": {
+                "code": -32603, "message": format!("Bad Request: unsupported channel \"{channel}\"")}}));
+            reply.resp_headers = Some(json_content_type());
+        }
+        CommandType::SessionTermination => reply.resp_type = RespType::SessionTerminationResponse,
+        CommandType::OauthDiscovery => {
+            reply.resp_type = RespType::OauthDiscoveryResponse;
+            reply.resp_json = Some(
+                json!({"error": {"message": format!("unsupported channel \"{channel}\""),
+                "type": "invalid_request_error", "code": "unsupported_channel"}}),
+            );
+        }
+    }
+    reply
+}
+
+fn json_content_type() -> BTreeMap<String, Vec<String>> {
+    BTreeMap::from([(
+        "Content-Type".to_owned(),
+        vec!["application/json".to_owned()],
+    )])
+}
+
+/// Runs one command and posts what the protocol asks for.
+pub(super) async fn run_command(
+    shared: &Shared,
+    command: &PolledCommand,
+    deadline: Option<Instant>,
+) {
+    let base = Reply {
+        request_id: command.request_id.clone(),
+        channel: Some(command.channel.clone()),
+        resp_json: None,
+        resp_headers: None,
+        resp_code: 200,
+        resp_type: RespType::JsonrpcResponse,
+    };
+    if command.channel != MAIN_CHANNEL {
+        post_reply(shared, command, &unsupported_channel(command), deadline).await;
+        return;
+    }
+    let jsonrpc = match (command.kind, &command.jsonrpc) {
+        (CommandType::Jsonrpc, Some(j)) => j,
+        // harpoon's handler is stateless, like tunnel-client's stdio and in-memory channels.
+        (CommandType::SessionTermination, _) => {
+            let reply = Reply {
+                resp_code: 405,
+                resp_type: RespType::SessionTerminationResponse,
+                ..base
+            };
+            post_reply(shared, command, &reply, deadline).await;
+            return;
+        }
+        // No authorization is configured, so there is no protected resource metadata to give.
+        (CommandType::OauthDiscovery, _) | (CommandType::Jsonrpc, None) => {
+            let reply = Reply {
+                resp_code: 404,
+                resp_type: RespType::OauthDiscoveryResponse,
+                resp_json: Some(
+                    json!({"error": {"message": "this MCP server publishes no protected resource metadata",
+                    "type": "invalid_request_error", "code": "oauth_discovery_unavailable"}}),
+                ),
+                resp_headers: Some(json_content_type()),
+                ..base
+            };
+            post_reply(shared, command, &reply, deadline).await;
+            return;
+        }
+    };
+    let method = jsonrpc.get("method").and_then(Value::as_str);
+    let id = jsonrpc.get("id").filter(|i| !i.is_null());
+    let session = command.header("mcp-session-id").unwrap_or("").to_owned();
+    match (method, id) {
+        // A JSON-RPC response from the connector: nothing to run, nothing to post.
+        (None, _) => {}
+        (Some(method), None) => {
+            if method == "notifications/cancelled"
+                && let Some(target) = jsonrpc.pointer("/params/requestId")
+            {
+                let key = (session, target.to_string());
+                if let Some(token) = shared
+                    .running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&key)
+                {
+                    token.cancel();
+                }
+            }
+            let _ = shared
+                .service
+                .handle_message(&jsonrpc.to_string(), CancellationToken::new())
+                .await;
+            let reply = Reply {
+                resp_code: 202,
+                resp_type: RespType::NotifyAck,
+                ..base
+            };
+            post_reply(shared, command, &reply, deadline).await;
+        }
+        (Some(_), Some(id)) => {
+            let cancel = CancellationToken::new();
+            let key = (session, id.to_string());
+            shared
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.clone(), cancel.clone());
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let raw = jsonrpc.to_string();
+            let handled = crate::mcp::inprocess::handle_relaying(
+                shared.service.handler(),
+                &raw,
+                cancel.clone(),
+                Some(tx),
+            );
+            tokio::pin!(handled);
+            // Progress is relayed as `jsonrpc_notify`, in order, before the final answer.
+            let mut relay_ok = true;
+            let reply = loop {
+                tokio::select! {
+                    biased;
+                    Some(note) = rx.recv() => {
+                        if relay_ok {
+                            relay_ok = post_notify(shared, command, &note).await;
+                        }
+                    }
+                    reply = &mut handled => break reply,
+                }
+            };
+            while let Ok(note) = rx.try_recv() {
+                if relay_ok {
+                    relay_ok = post_notify(shared, command, &note).await;
+                }
+            }
+            shared
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            if let Some(reply) = reply {
+                let resp_json = bounded_reply(reply, id);
+                let reply = Reply {
+                    resp_json: Some(resp_json),
+                    resp_headers: Some(json_content_type()),
+                    ..base
+                };
+                post_reply(shared, command, &reply, deadline).await;
+            }
+        }
+    }
+}
+
+/// The reply as JSON, or an error saying it is too large for the tunnel.
+fn bounded_reply(reply: String, id: &Value) -> Value {
+    if reply.len() <= MAX_REPLY_BODY_BYTES - 1024
+        && let Ok(v) = serde_json::from_str::<Value>(&reply)
+    {
+        return v;
+    }
+    let message = format!(
+        "the result ({} bytes) is larger than the tunnel carries ({MAX_REPLY_BODY_BYTES} bytes)",
+        reply.len()
+    );
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message}})
+}
+
+/// Posts one progress notification; false once one failed (the rest are not sent, the final
+/// answer still is). Only a 429 is retried, as tunnel-client does: a retry after a post that
+/// may have arrived could deliver the notification twice.
+async fn post_notify(shared: &Shared, command: &PolledCommand, note: &str) -> bool {
+    let Ok(resp_json) = serde_json::from_str::<Value>(note) else {
+        return false;
+    };
+    let reply = Reply {
+        request_id: command.request_id.clone(),
+        channel: Some(command.channel.clone()),
+        resp_json: Some(resp_json),
+        resp_headers: Some(BTreeMap::from([(
+            "Content-Type".to_owned(),
+            vec!["text/event-stream".to_owned()],
+        )])),
+        resp_code: 200,
+        resp_type: RespType::JsonrpcNotify,
+    };
+    for _ in 0..3 {
+        match send_reply(shared, command, &reply, Duration::from_secs(10)).await {
+            Ok((200, _)) => return true,
+            Ok((429, after)) => {
+                tokio::time::sleep(after.unwrap_or(BACKOFF_MIN)).await;
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// One reply post; its status, or the transport error.
+async fn send_reply(
+    shared: &Shared,
+    command: &PolledCommand,
+    reply: &Reply,
+    timeout: Duration,
+) -> Result<(u16, Option<Duration>), reqwest::Error> {
+    let base = shared.options.edge.as_str().trim_end_matches('/');
+    let url = format!("{base}/v1/tunnels/{}/response", shared.options.tunnel_id);
+    let mut request = shared
+        .client
+        .post(&url)
+        .bearer_auth(&shared.options.token)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(SHARD_TOKEN_HEADER, &command.shard_token)
+        .body(serde_json::to_vec(reply).unwrap_or_default())
+        .timeout(timeout);
+    if let Some(trace) = command.header("x-request-id") {
+        request = request.header("x-client-request-id", trace);
+    }
+    request
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), retry_after(r.headers())))
+}
+
+/// Posts a final answer, retrying what may succeed later (transport errors, 408, 429, 502,
+/// 503, 504), each attempt bounded by the command's deadline: a post runs nothing upstream, so
+/// retrying it can never repeat a call. 404 means the service already has an answer or gave up.
+async fn post_reply(
+    shared: &Shared,
+    command: &PolledCommand,
+    reply: &Reply,
+    deadline: Option<Instant>,
+) {
+    let mut backoff = Backoff { attempt: 0 };
+    let give_up = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+    loop {
+        let left = give_up.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            shared.status.replies_lost.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let attempt_timeout = left.min(Duration::from_secs(30));
+        let sent = send_reply(shared, command, reply, attempt_timeout).await;
+        let (retry, wait) = match &sent {
+            Ok((200, _)) => {
+                shared.status.replies_posted.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Ok((404 | 409, _)) => return,
+            Ok((408 | 429 | 502 | 503 | 504, after)) => {
+                (true, after.unwrap_or_default().max(backoff.next()))
+            }
+            Ok((s, _)) => {
+                tracing::error!(
+                    status = s,
+                    request_id = %command.request_id,
+                    "the service refused a reply"
+                );
+                (false, Duration::ZERO)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, request_id = %command.request_id, "reply post failed; retrying");
+                (true, backoff.next())
+            }
+        };
+        if !retry || Instant::now() + wait >= give_up {
+            shared.status.replies_lost.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        shared.status.reply_retries.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(wait).await;
+    }
+}
