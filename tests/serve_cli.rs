@@ -22,6 +22,9 @@ fn harpoon() -> Command {
 async fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let mut c = harpoon();
     c.args(args)
+        .env_remove("CONTROL_PLANE_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("HARPOON_TUNNEL_TOKEN")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -378,4 +381,56 @@ fn explain_gives_the_verdict_the_reason_and_the_url() {
     let (code, _, err) = run(&[file, "--tool", "billing_get_invoice", "--args", "[1]"]);
     assert_eq!(code, Some(2));
     assert_eq!(err.trim(), "error: --args must be a JSON object");
+}
+
+/// `harpoon tunnel` takes its key as tunnel-client does: CONTROL_PLANE_API_KEY, then
+/// OPENAI_API_KEY, then the edge's HARPOON_TUNNEL_TOKEN; it refuses a key that is not a key and,
+/// for OpenAI's service (the default), a tunnel id that is not OpenAI's; all before connecting.
+#[tokio::test]
+async fn the_tunnel_takes_its_key_and_id_as_the_service_needs() {
+    let file = format!("{SHIPPED_DIR}/demo.yaml");
+    let base = ["tunnel", "--allowlist", file.as_str()];
+    let (code, stderr) = run(
+        &[
+            &base[..],
+            &["--tunnel-id", "tunnel_0123456789abcdef0123456789abcdef"],
+        ]
+        .concat(),
+        &[("HARPOON_DEMO_TOKEN", "x")],
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("error: the tunnel has no key; set CONTROL_PLANE_API_KEY (or OPENAI_API_KEY or HARPOON_TUNNEL_TOKEN), or give --token-file"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(
+        &[
+            &base[..],
+            &["--tunnel-id", "tunnel_0123456789abcdef0123456789abcdef"],
+        ]
+        .concat(),
+        &[
+            ("HARPOON_DEMO_TOKEN", "x"),
+            ("OPENAI_API_KEY", "sk-proj-a b"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: the key in OPENAI_API_KEY may hold only letters, digits, '_' and '-'"
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = run(
+        &[&base[..], &["--tunnel-id", "billing"]].concat(),
+        &[
+            ("HARPOON_DEMO_TOKEN", "x"),
+            ("CONTROL_PLANE_API_KEY", "sk-live_abc"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("error: tunnel id 'billing' is not an OpenAI tunnel id (tunnel_ and 32 lowercase letters or digits)"), "{stderr}");
 }

@@ -18,22 +18,27 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-The token comes from HARPOON_TUNNEL_TOKEN, or from --token-file. The edge must be https unless it
-is on loopback. /healthz, /readyz (ready while polls succeed) and /metrics are served on
---health-listen.
+The service is OpenAI's tunnel service (https://api.openai.com) unless --edge names another one
+that speaks its protocol (`harpoon edge`, a gateway, a path prefix). The key comes from
+--token-file, else CONTROL_PLANE_API_KEY, else OPENAI_API_KEY, else HARPOON_TUNNEL_TOKEN (the
+variable `harpoon edge` reads); it is never a flag and never logged. For OpenAI's service it is a
+runtime API key with Tunnels Read and Use on the tunnel, and the tunnel id is `tunnel_` and 32
+lowercase letters or digits. The service must be https unless it is on loopback. /healthz,
+/readyz (ready while polls succeed) and /metrics are served on --health-listen.
 
-Example:
-  HARPOON_TUNNEL_TOKEN=... harpoon tunnel --allowlist allowlists/ --edge https://edge.example --tunnel-id billing")]
+Examples:
+  CONTROL_PLANE_API_KEY=... harpoon tunnel --allowlist allowlists/ --tunnel-id tunnel_0123456789abcdef0123456789abcdef
+  HARPOON_TUNNEL_TOKEN=... harpoon tunnel --allowlist allowlists/demo.yaml --edge http://127.0.0.1:8788 --tunnel-id demo")]
 pub struct TunnelArgs {
     #[command(flatten)]
     pub allowlist: AllowlistArgs,
-    /// The edge's base URL.
-    #[arg(long, env = "HARPOON_EDGE")]
+    /// The tunnel service's base URL: OpenAI's by default, or any service of the same protocol.
+    #[arg(long, env = "HARPOON_EDGE", default_value = OPENAI_TUNNEL_SERVICE)]
     pub edge: url::Url,
-    /// The tunnel id the edge knows this tunnel by.
+    /// The tunnel id the service knows this tunnel by.
     #[arg(long, env = "HARPOON_TUNNEL_ID")]
     pub tunnel_id: String,
-    /// A file holding the tunnel token (instead of HARPOON_TUNNEL_TOKEN).
+    /// A file holding the key (instead of the environment).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
     /// Commands run at once; the tunnel asks the edge for no more than it has room for.
@@ -54,6 +59,69 @@ pub struct TunnelArgs {
     pub log: LogArgs,
 }
 
+/// OpenAI's tunnel service, the default `--edge`.
+pub const OPENAI_TUNNEL_SERVICE: &str = "https://api.openai.com";
+
+/// Where the key is looked for, in order, when no `--token-file` is given.
+pub const KEY_VARIABLES: [&str; 3] = [
+    "CONTROL_PLANE_API_KEY",
+    "OPENAI_API_KEY",
+    "HARPOON_TUNNEL_TOKEN",
+];
+
+/// The key: from `--token-file`, else the first of `KEY_VARIABLES` that is set. It must be
+/// `[0-9A-Za-z_-]+`, as the service's keys are (tunnel-client refuses others before sending).
+fn read_key(file: Option<&std::path::Path>) -> Result<String, String> {
+    let (key, source) = match file {
+        Some(f) => (
+            read_token(Some(f), KEY_VARIABLES[0], "the tunnel")?,
+            f.display().to_string(),
+        ),
+        None => KEY_VARIABLES
+            .iter()
+            .find_map(|v| {
+                std::env::var(v)
+                    .ok()
+                    .map(|k| k.trim().to_owned())
+                    .filter(|k| !k.is_empty())
+                    .map(|k| (k, (*v).to_owned()))
+            })
+            .ok_or_else(|| {
+                format!(
+                    "error: the tunnel has no key; set {} (or {} or {}), or give --token-file",
+                    KEY_VARIABLES[0], KEY_VARIABLES[1], KEY_VARIABLES[2]
+                )
+            })?,
+    };
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(format!(
+            "error: the key in {source} may hold only letters, digits, '_' and '-'; check that it is the whole key and nothing else"
+        ));
+    }
+    Ok(key)
+}
+
+/// Whether `url` is OpenAI's service (its mTLS host included).
+fn is_openai(url: &url::Url) -> bool {
+    matches!(
+        url.host_str(),
+        Some("api.openai.com" | "mtls.api.openai.com")
+    )
+}
+
+/// OpenAI's tunnel ids: `tunnel_` and 32 lowercase letters or digits.
+fn is_openai_tunnel_id(id: &str) -> bool {
+    id.strip_prefix("tunnel_").is_some_and(|rest| {
+        rest.len() == 32
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
 pub fn run(args: &TunnelArgs) -> ExitCode {
     run_serving(&args.log, serve(args))
 }
@@ -65,11 +133,13 @@ fn options(args: &TunnelArgs) -> Result<TunnelOptions, String> {
             args.tunnel_id
         ));
     }
-    let token = read_token(
-        args.token_file.as_deref(),
-        "HARPOON_TUNNEL_TOKEN",
-        "the tunnel",
-    )?;
+    if is_openai(&args.edge) && !is_openai_tunnel_id(&args.tunnel_id) {
+        return Err(format!(
+            "error: tunnel id '{}' is not an OpenAI tunnel id (tunnel_ and 32 lowercase letters or digits); copy it from the Platform's tunnel settings, or point --edge at another service",
+            args.tunnel_id
+        ));
+    }
+    let token = read_key(args.token_file.as_deref())?;
     let loopback = match args.edge.host() {
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
         Some(url::Host::Ipv6(a)) => a.is_loopback(),

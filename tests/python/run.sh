@@ -17,6 +17,8 @@ mkdir -p "$OUT"
 # The demo API (127.0.0.1:8789) and `harpoon stdio` share this token.
 export HARPOON_DEMO_TOKEN=python-sdk-test-token
 export HARPOON_TUNNEL_TOKEN=python-sdk-tunnel-token
+# The tunnel would take an OpenAI key from the environment first; these runs use the edge's.
+unset CONTROL_PLANE_API_KEY OPENAI_API_KEY
 
 # A port must be free before a server of ours takes it: otherwise a stale server left on it
 # would answer the readiness check and the run would test the wrong process.

@@ -73,7 +73,7 @@ impl std::fmt::Display for TunnelError {
         match self {
             TunnelError::Refused(s) => write!(
                 f,
-                "the edge refused the tunnel token (HTTP {s}); check HARPOON_TUNNEL_TOKEN"
+                "the service refused the key (HTTP {s}): the key is wrong or lacks Tunnels Use on this tunnel; check CONTROL_PLANE_API_KEY (or the key you gave)"
             ),
             TunnelError::UnknownTunnel => {
                 write!(f, "the service knows no such tunnel id; check --tunnel-id")
