@@ -21,4 +21,5 @@ mod properties;
 mod schema_agreement;
 mod serve_cli;
 mod tunnel;
+mod tunnel_wire;
 mod whatwg_urls;
