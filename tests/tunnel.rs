@@ -989,3 +989,113 @@ async fn the_edge_speaks_the_service_protocol() {
     assert_eq!(post(&shard, last).await.expect("post").status(), 404);
     e.stop.cancel();
 }
+
+/// A reply up to the protocol's 32 MiB bound reaches its caller (axum's default body limit of
+/// 2 MiB used to refuse it with 413); one past the bound is refused with 413.
+#[tokio::test]
+async fn the_edge_takes_replies_up_to_the_protocol_bound() {
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(10))).await;
+    let http = crate::support::http();
+    let base = format!("http://{}", e.addr);
+    let poll = |wait: u64| {
+        http.get(format!(
+            "{base}/v1/tunnels/t1/poll?limit=1&timeout_ms={wait}"
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+    };
+    assert_eq!(poll(1).await.expect("poll").status(), 204);
+    let caller = tokio::spawn({
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            http.post(format!("{base}/t/t1/mcp"))
+                .header("content-type", "application/json")
+                .body(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string())
+                .send()
+                .await
+                .expect("the caller's request")
+        }
+    });
+    let answer: Value =
+        serde_json::from_str(&poll(5000).await.expect("poll").text().await.expect("body"))
+            .expect("json");
+    let (rid, shard) = (
+        answer["commands"][0]["request_id"]
+            .as_str()
+            .expect("id")
+            .to_owned(),
+        answer["commands"][0]["shard_token"]
+            .as_str()
+            .expect("shard")
+            .to_owned(),
+    );
+    let post = |body: String| {
+        http.post(format!("{base}/v1/tunnels/t1/response"))
+            .bearer_auth(TOKEN)
+            .header("x-tunnel-shard-token", shard.clone())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let too_big = "x".repeat(harpoon::transport::poll_protocol::MAX_REPLY_BODY_BYTES + 10);
+    assert_eq!(post(too_big).await.expect("post").status(), 413);
+    let big = "y".repeat(3 * 1024 * 1024);
+    let reply = json!({"request_id": rid, "resp_json": {"jsonrpc": "2.0", "id": 1, "result": {"big": big}}, "resp_code": 200});
+    assert_eq!(post(reply.to_string()).await.expect("post").status(), 200);
+    let answered = caller.await.expect("joins");
+    assert_eq!(answered.status(), 200);
+    let body = answered.text().await.expect("body");
+    assert!(
+        body.len() > 3 * 1024 * 1024,
+        "the caller got the whole reply"
+    );
+    e.stop.cancel();
+}
+
+/// The edge's public side refuses what a web page could send it: another `Host` (DNS
+/// rebinding), a non-loopback or `null` `Origin`, a body that is not JSON. Nothing is queued.
+#[tokio::test]
+async fn the_edge_refuses_web_pages_as_serve_does() {
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(2))).await;
+    let http = crate::support::http();
+    let url = format!("http://{}/t/t1/mcp", e.addr);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
+    for (name, value, content_type, want) in [
+        ("host", "evil.example", "application/json", 403),
+        ("origin", "null", "application/json", 403),
+        ("origin", "https://evil.example", "application/json", 403),
+        ("x-none", "x", "text/plain", 415),
+    ] {
+        let r = http
+            .post(&url)
+            .header(name, value)
+            .header("content-type", content_type)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(r.status(), want, "{name}: {value} ({content_type})");
+    }
+    // A loopback caller gets past the guard (and is told no tunnel is connected).
+    let r = http
+        .post(&url)
+        .header("origin", format!("http://{}", e.addr))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 503);
+    e.stop.cancel();
+}
+
+/// The edge's `/metrics` needs no token, so it gives totals and never a tunnel id.
+#[tokio::test]
+async fn edge_metrics_name_no_tunnel() {
+    let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(2))).await;
+    let (status, text) = crate::support::get(&format!("http://{}/metrics", e.addr)).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("harpoon_edge_tunnels_connected 0"), "{text}");
+    assert!(!text.contains("t1"), "{text}");
+    e.stop.cancel();
+}

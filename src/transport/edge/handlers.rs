@@ -78,6 +78,9 @@ pub(super) async fn mcp(
             &format!("no tunnel '{id}' on this edge"),
         );
     };
+    if let Some(refusal) = browser_guard(&headers, edge.options.client_token.is_some()) {
+        return refusal;
+    }
     if let Some(token) = &edge.options.client_token
         && !bearer::matches(&headers, token)
     {
@@ -196,6 +199,61 @@ pub(super) async fn mcp(
             jsonrpc_error(StatusCode::GATEWAY_TIMEOUT, &rpc_id, -32000, &message)
         }
     }
+}
+
+/// What `serve` checks too, so a web page cannot drive a loopback edge: the body must be JSON
+/// (a `text/plain` form post needs no CORS preflight), and without a client token the `Host`
+/// must be a loopback name (DNS rebinding) and an `Origin`, when sent, a loopback one
+/// (`Origin: null` included is refused).
+fn browser_guard(headers: &HeaderMap, has_token: bool) -> Option<Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Some(jsonrpc_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &Value::Null,
+            -32600,
+            "send the JSON-RPC message as application/json",
+        ));
+    }
+    if has_token {
+        return None;
+    }
+    let loopback_host = |h: &str| {
+        let name = match h.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => h.rsplit_once(':').map_or(h, |(n, _)| n),
+        };
+        matches!(name, "localhost" | "127.0.0.1" | "::1")
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !host.is_some_and(loopback_host) {
+        return Some(jsonrpc_error(
+            StatusCode::FORBIDDEN,
+            &Value::Null,
+            -32600,
+            "this edge answers loopback host names only; set HARPOON_EDGE_CLIENT_TOKEN to serve others",
+        ));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let ok = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(loopback_host);
+        if !ok {
+            return Some(jsonrpc_error(
+                StatusCode::FORBIDDEN,
+                &Value::Null,
+                -32600,
+                "requests from web pages are refused unless they come from a loopback origin",
+            ));
+        }
+    }
+    None
 }
 
 /// Headers of the caller's request that never go into a command: hop-by-hop and framing,
@@ -522,22 +580,17 @@ pub(super) async fn metrics(State(edge): State<Arc<Edge>>) -> Response {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
         );
     }
+    // Totals only: `/metrics` needs no token, and tunnel ids are not for anyone who asks.
+    let connected = edge.tunnels.values().filter(|t| t.connected()).count();
+    let pending: usize = edge.tunnels.values().map(|t| t.lock().calls.len()).sum();
     let _ = writeln!(
         out,
-        "# HELP harpoon_edge_tunnel_connected 1 when a tunnel polls.\n# TYPE harpoon_edge_tunnel_connected gauge"
+        "# HELP harpoon_edge_tunnels_connected Tunnels with a poll open or recent.\n# TYPE harpoon_edge_tunnels_connected gauge\nharpoon_edge_tunnels_connected {connected}"
     );
-    for (id, t) in &edge.tunnels {
-        let _ = writeln!(
-            out,
-            "harpoon_edge_tunnel_connected{{tunnel=\"{id}\"}} {}",
-            u8::from(t.connected())
-        );
-        let _ = writeln!(
-            out,
-            "harpoon_edge_tunnel_pending{{tunnel=\"{id}\"}} {}",
-            t.lock().calls.len()
-        );
-    }
+    let _ = writeln!(
+        out,
+        "# HELP harpoon_edge_pending Calls queued or in flight across tunnels.\n# TYPE harpoon_edge_pending gauge\nharpoon_edge_pending {pending}"
+    );
     let mut r = out.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -151,7 +151,14 @@ pub fn router(edge: Arc<Edge>) -> Router {
             post(mcp).get(not_allowed).delete(not_allowed),
         )
         .route("/v1/tunnels/{id}/poll", get(poll))
-        .route("/v1/tunnels/{id}/response", post(response))
+        // A reply may be as large as the protocol's bound, past axum's default 2 MiB body limit
+        // (the handler refuses anything larger with 413 itself).
+        .route(
+            "/v1/tunnels/{id}/response",
+            post(response).layer(axum::extract::DefaultBodyLimit::max(
+                crate::transport::poll_protocol::MAX_REPLY_BODY_BYTES + 1,
+            )),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
         .route("/metrics", get(metrics))
