@@ -21,12 +21,13 @@ export HARPOON_TUNNEL_TOKEN=python-sdk-tunnel-token
 unset CONTROL_PLANE_API_KEY OPENAI_API_KEY
 
 # A port must be free before a server of ours takes it: otherwise a stale server left on it
-# would answer the readiness check and the run would test the wrong process.
+# would answer the readiness check and the run would test the wrong process. SO_REUSEADDR, as
+# harpoon's own bind sets it, so connections of earlier tests in TIME_WAIT do not count.
 require_free() {
-  python3 -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null \
-    || { echo "port $1 on 127.0.0.1 is taken: stop whatever listens there (or set $2 to another port)"; exit 1; }
+  python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)' "$1" 2>/dev/null \
+    || { echo "port $1 on 127.0.0.1 is taken: stop whatever listens there${2:+, or set $2 to another port}"; exit 1; }
 }
-require_free 8789 "nothing: the demo API's port is fixed"
+require_free 8789  # the demo API's port is fixed
 require_free "$PORT" PORT
 require_free "$EDGE_PORT" EDGE_PORT
 require_free "$TUNNEL_HEALTH" TUNNEL_HEALTH
