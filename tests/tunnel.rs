@@ -892,6 +892,39 @@ async fn a_cancel_notification_through_the_tunnel_cancels_the_call() {
     service.stop.cancel();
 }
 
+/// One poll of the edge as a tunnel makes it: `limit` commands, waiting up to `wait_ms`.
+async fn edge_poll(
+    http: &reqwest::Client,
+    base: &str,
+    limit: u32,
+    wait_ms: u64,
+) -> reqwest::Response {
+    http.get(format!(
+        "{base}/v1/tunnels/t1/poll?limit={limit}&timeout_ms={wait_ms}"
+    ))
+    .bearer_auth(TOKEN)
+    .send()
+    .await
+    .expect("poll")
+}
+
+/// One reply post to the edge, with a shard token.
+async fn edge_post(
+    http: &reqwest::Client,
+    base: &str,
+    shard: &str,
+    body: String,
+) -> reqwest::Response {
+    http.post(format!("{base}/v1/tunnels/t1/response"))
+        .bearer_auth(TOKEN)
+        .header("x-tunnel-shard-token", shard)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("post")
+}
+
 /// `harpoon edge` as the service's model: its commands carry every field of the contract (type,
 /// a shard token, created_at, channel, the caller's headers minus the blocklist); a
 /// `jsonrpc_notify` does not complete a call; a reply with another shard token is refused; the
@@ -902,14 +935,7 @@ async fn the_edge_speaks_the_service_protocol() {
     let http = crate::support::http();
     let base = format!("http://{}", e.addr);
     // A poll first, so the edge counts a tunnel as connected.
-    let poll = |wait: u64| {
-        http.get(format!(
-            "{base}/v1/tunnels/t1/poll?limit=25&timeout_ms={wait}"
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-    };
-    assert_eq!(poll(1).await.expect("poll").status(), 204);
+    assert_eq!(edge_poll(&http, &base, 25, 1).await.status(), 204);
     let caller = tokio::spawn({
         let http = http.clone();
         let base = base.clone();
@@ -926,9 +952,14 @@ async fn the_edge_speaks_the_service_protocol() {
                 .expect("the caller's request")
         }
     });
-    let answer: Value =
-        serde_json::from_str(&poll(5000).await.expect("poll").text().await.expect("body"))
-            .expect("commands");
+    let answer: Value = serde_json::from_str(
+        &edge_poll(&http, &base, 25, 5000)
+            .await
+            .text()
+            .await
+            .expect("body"),
+    )
+    .expect("commands");
     let c = &answer["commands"][0];
     assert_eq!(c["command_type"], "jsonrpc");
     assert_eq!(c["channel"], "main");
@@ -950,27 +981,26 @@ async fn the_edge_speaks_the_service_protocol() {
     assert!(c["headers"].get("host").is_none(), "{c}");
     let rid = c["request_id"].as_str().expect("id").to_owned();
     let shard = c["shard_token"].as_str().expect("shard").to_owned();
-    let post = |shard: &str, body: Value| {
-        http.post(format!("{base}/v1/tunnels/t1/response"))
-            .bearer_auth(TOKEN)
-            .header("x-tunnel-shard-token", shard)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-    };
     let note = json!({"request_id": rid, "channel": "main", "resp_json": {"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1, "progress": 1}}, "resp_code": 200, "resp_type": "jsonrpc_notify"});
-    assert_eq!(post(&shard, note).await.expect("post").status(), 200);
+    assert_eq!(
+        edge_post(&http, &base, &shard, note.to_string())
+            .await
+            .status(),
+        200
+    );
     let last = json!({"request_id": rid, "channel": "main",
         "resp_json": {"jsonrpc": "2.0", "id": 1, "error": {"code": -32001, "message": "auth required"}},
         "resp_headers": {"Content-Type": ["application/json"], "Www-Authenticate": ["Bearer resource_metadata=\"x\""], "X-Internal": ["no"]},
         "resp_code": 401, "resp_type": "jsonrpc_response"});
-    let wrong = post("another-shard", last.clone()).await.expect("post");
+    let wrong = edge_post(&http, &base, "another-shard", last.to_string()).await;
     assert_eq!(wrong.status(), 400);
     let wrong: Value =
         serde_json::from_str(&wrong.text().await.expect("body")).expect("error body");
     assert_eq!(wrong["error"]["code"], "tunnel_request_mismatch");
     assert_eq!(
-        post(&shard, last.clone()).await.expect("post").status(),
+        edge_post(&http, &base, &shard, last.to_string())
+            .await
+            .status(),
         200
     );
     let answered = caller.await.expect("joins");
@@ -986,7 +1016,12 @@ async fn the_edge_speaks_the_service_protocol() {
     let body: Value = serde_json::from_str(&answered.text().await.expect("body")).expect("json");
     assert_eq!(body["error"]["code"], -32001);
     // The call is answered: a second final gets 404, as the service gives it.
-    assert_eq!(post(&shard, last).await.expect("post").status(), 404);
+    assert_eq!(
+        edge_post(&http, &base, &shard, last.to_string())
+            .await
+            .status(),
+        404
+    );
     e.stop.cancel();
 }
 
@@ -997,14 +1032,7 @@ async fn the_edge_takes_replies_up_to_the_protocol_bound() {
     let e = start_edge_at("127.0.0.1:0", edge_options(Duration::from_secs(10))).await;
     let http = crate::support::http();
     let base = format!("http://{}", e.addr);
-    let poll = |wait: u64| {
-        http.get(format!(
-            "{base}/v1/tunnels/t1/poll?limit=1&timeout_ms={wait}"
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-    };
-    assert_eq!(poll(1).await.expect("poll").status(), 204);
+    assert_eq!(edge_poll(&http, &base, 1, 1).await.status(), 204);
     let caller = tokio::spawn({
         let (http, base) = (http.clone(), base.clone());
         async move {
@@ -1016,9 +1044,14 @@ async fn the_edge_takes_replies_up_to_the_protocol_bound() {
                 .expect("the caller's request")
         }
     });
-    let answer: Value =
-        serde_json::from_str(&poll(5000).await.expect("poll").text().await.expect("body"))
-            .expect("json");
+    let answer: Value = serde_json::from_str(
+        &edge_poll(&http, &base, 25, 5000)
+            .await
+            .text()
+            .await
+            .expect("body"),
+    )
+    .expect("json");
     let (rid, shard) = (
         answer["commands"][0]["request_id"]
             .as_str()
@@ -1029,19 +1062,12 @@ async fn the_edge_takes_replies_up_to_the_protocol_bound() {
             .expect("shard")
             .to_owned(),
     );
-    let post = |body: String| {
-        http.post(format!("{base}/v1/tunnels/t1/response"))
-            .bearer_auth(TOKEN)
-            .header("x-tunnel-shard-token", shard.clone())
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
+    let post = |body: String| edge_post(&http, &base, &shard, body);
     let too_big = "x".repeat(harpoon::transport::poll_protocol::MAX_REPLY_BODY_BYTES + 10);
-    assert_eq!(post(too_big).await.expect("post").status(), 413);
+    assert_eq!(post(too_big).await.status(), 413);
     let big = "y".repeat(3 * 1024 * 1024);
     let reply = json!({"request_id": rid, "resp_json": {"jsonrpc": "2.0", "id": 1, "result": {"big": big}}, "resp_code": 200});
-    assert_eq!(post(reply.to_string()).await.expect("post").status(), 200);
+    assert_eq!(post(reply.to_string()).await.status(), 200);
     let answered = caller.await.expect("joins");
     assert_eq!(answered.status(), 200);
     let body = answered.text().await.expect("body");
