@@ -305,6 +305,86 @@ async fn a_secret_cut_by_the_response_cap_is_blanked() {
     );
 }
 
+/// harpoon shows a media type's essence lowercased, so a case-variant of a secret in a
+/// `Content-Type` (`image/TENANT#42`) would come out as the secret itself: the top-level type and
+/// a multipart part's are refused as media types (found by the tool_call fuzz target in CI).
+#[test]
+fn a_media_type_that_lowercases_to_a_secret_is_not_shown() {
+    use harpoon::callout::media_type::{OCTET_STREAM, validated};
+    use harpoon::fuzzing::{SECRET_TENANT, SECRET_TOKEN, assert_no_secret_in_result};
+    let redactor = harpoon::policy::redact::Redactor::new(
+        [SECRET_TOKEN, SECRET_TENANT].map(|s| s.as_bytes().into()),
+    );
+    let shouted = SECRET_TENANT.to_ascii_uppercase();
+    assert_eq!(
+        validated(&format!("image/{shouted}"), &redactor),
+        OCTET_STREAM
+    );
+    let body = format!(
+        "--b\r\nContent-Type: image/{shouted}\r\n\r\npixels\r\n--b\r\nContent-Type: AUDIO/Tenant#42\r\n\r\nsound\r\n--b--"
+    );
+    let r = harpoon::callout::BoundedResponse {
+        status: 200,
+        headers: vec![],
+        full_size: Some(body.len() as u64),
+        body: bytes::Bytes::from(body),
+        truncated: false,
+        content_type: Some(validated("multipart/mixed; boundary=b", &redactor)),
+        redirects: 0,
+        redactor,
+    };
+    let result = harpoon::mcp::result::to_result("t", harpoon::engine::Outcome::Response(r))
+        .expect("a response is a result");
+    let value = serde_json::to_value(&result).expect("serializes");
+    assert!(!value.to_string().contains(SECRET_TENANT), "{value}");
+    assert_no_secret_in_result(&value);
+}
+
+/// The tool_call property decodes only what harpoon encodes (a block's `data`, a resource's
+/// `blob` and `uri`, `body_base64`): an upstream JSON body that uses those key names for its own
+/// encoded strings is passed on as sent, and is not a leak (found by the fuzzer in CI, where the
+/// property decoded a body's `uri` array). It still fails on a secret in a field harpoon encoded.
+#[test]
+fn the_secret_property_decodes_only_what_harpoon_encodes() {
+    use base64::Engine as _;
+    use harpoon::fuzzing::{SECRET_TENANT, SECRET_TOKEN, assert_no_secret_in_result};
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let pct: String = SECRET_TENANT.bytes().map(|b| format!("%{b:02X}")).collect();
+    let body =
+        serde_json::json!({"uri": [pct], "data": [b64(SECRET_TOKEN)], "blob": b64(SECRET_TENANT)});
+    let raw = serde_json::to_vec(&body).expect("json");
+    let redactor = harpoon::policy::redact::Redactor::new(
+        [SECRET_TOKEN, SECRET_TENANT].map(|s| s.as_bytes().into()),
+    );
+    let r = harpoon::callout::BoundedResponse {
+        status: 200,
+        headers: vec![],
+        full_size: Some(raw.len() as u64),
+        body: bytes::Bytes::from(raw),
+        truncated: false,
+        content_type: Some("application/json".into()),
+        redirects: 0,
+        redactor,
+    };
+    let result = harpoon::mcp::result::to_result("t", harpoon::engine::Outcome::Response(r))
+        .expect("a response is a result");
+    assert_eq!(
+        result.structured_content.as_ref().expect("structured")["body"],
+        body
+    );
+    assert_no_secret_in_result(&serde_json::to_value(&result).expect("serializes"));
+
+    for leak in [
+        serde_json::json!({"content": [{"type": "image", "data": b64(SECRET_TOKEN), "mimeType": "image/png"}]}),
+        serde_json::json!({"content": [{"type": "resource", "resource": {"uri": format!("test://{pct}"), "text": ""}}]}),
+        serde_json::json!({"content": [], "structuredContent": {"body_base64": b64(SECRET_TENANT)}}),
+        serde_json::json!({"content": [{"type": "text", "text": SECRET_TOKEN}]}),
+    ] {
+        let caught = std::panic::catch_unwind(|| assert_no_secret_in_result(&leak));
+        assert!(caught.is_err(), "the property missed the secret in {leak}");
+    }
+}
+
 /// OpenStack serves instance metadata on fe80::a9fe:a9fe as well as 169.254.169.254; metadata
 /// is denied whatever allow_cidrs says.
 #[test]

@@ -45,12 +45,19 @@ fn is_media_type(s: &str) -> bool {
 }
 
 /// The media type to use for `raw`: itself when it is a media type within the length bound and
-/// holds none of the target's secrets, else `application/octet-stream`.
+/// holds none of the target's secrets, else `application/octet-stream`. A result shows the
+/// essence lowercased (`mimeType`), so the lowercased form is probed too: an upstream that
+/// answers `image/TENANT#42` must not get `image/tenant#42` out of harpoon's own normalizing
+/// (found by the tool_call fuzz target in CI).
 pub fn validated(raw: &str, redactor: &Redactor) -> String {
-    let mut probe = raw.as_bytes().to_vec();
+    let holds_secret = |form: Vec<u8>| {
+        let mut probe = form;
+        redactor.bytes(&mut probe, false) > 0
+    };
     if raw.len() <= MAX_MEDIA_TYPE_LEN
         && is_media_type(raw)
-        && redactor.bytes(&mut probe, false) == 0
+        && !holds_secret(raw.as_bytes().to_vec())
+        && !holds_secret(raw.to_ascii_lowercase().into_bytes())
     {
         raw.to_owned()
     } else {
@@ -75,6 +82,8 @@ mod tests {
         }
         for bad in [
             "image/s3cret-value",
+            "image/S3CRET-VALUE",
+            "image/png; x=S3cret-Value",
             "image/png; x=s3cret-value",
             "image",
             "image/png x",

@@ -31,7 +31,7 @@ pub use decide::{decide, decide_case_counts};
 pub use headers_body::headers_body;
 pub use input::Input;
 pub use path_glob::path_glob;
-pub use tool_call::tool_call;
+pub use tool_call::{assert_no_secret_in_result, tool_call};
 pub use url_template::url_template;
 
 /// A fuzz target's entry point: any bytes, and a panic when a property fails.

@@ -158,43 +158,74 @@ pub(crate) const CONTENT_TYPES: &[&str] = &[
     "multipart/related", "application/octet-stream", "", "application/xml", ";;;", "TEXT/PLAIN",
 ];
 
-/// No string of a serialized result holds a secret: as text, once a URI is percent-decoded, or
-/// once base64 data is decoded (harpoon encodes binary bodies, and never a secret in them).
-fn assert_no_secret(v: &Value, key: &str) {
+/// No string of a serialized result holds a secret as it stands, and none of the fields harpoon
+/// encodes itself holds one once decoded: a block's `data`, a resource's `blob` (base64) and
+/// `uri` (percent-encoded, from a part's `Content-Location`), and the envelope's `body_base64`.
+/// Only those places are decoded: an upstream's own JSON body may use the same key names for
+/// strings harpoon never decodes (found by this target in CI: a body `{"uri": ["%74..."]}`), and
+/// harpoon promises redaction after its own decodings, not after every decoding a reader might
+/// try.
+pub fn assert_no_secret_in_result(result: &Value) {
+    assert_no_plain_secret(result, "result");
+    let blocks = result["content"].as_array().into_iter().flatten();
+    for block in blocks {
+        assert_no_decoded_secret(&block["data"], Decoding::Base64);
+        assert_no_decoded_secret(&block["resource"]["blob"], Decoding::Base64);
+        assert_no_decoded_secret(&block["resource"]["uri"], Decoding::Percent);
+    }
+    assert_no_decoded_secret(
+        &result["structuredContent"]["body_base64"],
+        Decoding::Base64,
+    );
+}
+
+#[derive(Clone, Copy)]
+enum Decoding {
+    Base64,
+    Percent,
+}
+
+fn assert_no_decoded_secret(field: &Value, decoding: Decoding) {
     use base64::Engine as _;
+    let Some(s) = field.as_str() else {
+        return;
+    };
+    let decoded: Option<Vec<u8>> = match decoding {
+        Decoding::Base64 => base64::engine::general_purpose::STANDARD.decode(s).ok(),
+        Decoding::Percent => Some(percent_encoding::percent_decode(s.as_bytes()).collect()),
+    };
+    if let Some(bytes) = decoded {
+        assert_holds_no_secret(&bytes, s);
+    }
+}
+
+/// Every string of `v`, keys included, as it stands.
+fn assert_no_plain_secret(v: &Value, place: &str) {
     match v {
-        Value::String(s) => {
-            let mut forms = vec![s.as_bytes().to_vec()];
-            if key == "uri" {
-                forms.push(percent_encoding::percent_decode(s.as_bytes()).collect());
-            }
-            if matches!(key, "data" | "blob" | "body_base64")
-                && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s)
-            {
-                forms.push(bytes);
-            }
-            for form in forms {
-                for secret in [SECRET_TOKEN, SECRET_TENANT] {
-                    assert!(
-                        !form.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                        "secret {secret:?} in {key}: {s}"
-                    );
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|i| assert_no_secret(i, key)),
+        Value::String(s) => assert_holds_no_secret(s.as_bytes(), place),
+        Value::Array(items) => items.iter().for_each(|i| assert_no_plain_secret(i, place)),
         Value::Object(map) => {
             for (k, v) in map {
-                assert_no_secret(&Value::String(k.clone()), "");
-                assert_no_secret(v, k);
+                assert_holds_no_secret(k.as_bytes(), place);
+                assert_no_plain_secret(v, k);
             }
         }
         _ => {}
     }
 }
 
+fn assert_holds_no_secret(bytes: &[u8], place: &str) {
+    for secret in [SECRET_TOKEN, SECRET_TENANT] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "secret {secret:?} in {place}: {}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
 /// Ways an upstream might spell a secret back: as it is, with JSON `\u` escapes, percent-encoded,
-/// and inside a media type.
+/// partly escaped, and in upper case (which harpoon's lowercasing of a media type would undo).
 fn spell_secret(secret: &str, how: usize) -> String {
     match how {
         0 => secret.to_owned(),
@@ -203,6 +234,7 @@ fn spell_secret(secret: &str, how: usize) -> String {
             .map(|c| format!("\\u{:04x}", c as u32))
             .collect(),
         2 => secret.bytes().map(|b| format!("%{b:02X}")).collect(),
+        3 => secret.to_ascii_uppercase(),
         _ => format!(
             "{}\\u{:04x}{}",
             &secret[..1],
@@ -225,7 +257,7 @@ pub(crate) fn response_result(inp: &mut Input) {
     let status = *inp.pick(&[200u16, 201, 204, 301, 400, 404, 500, 599]);
     let mut content_type = inp.pick(CONTENT_TYPES).to_string();
     let secret = *inp.pick(&[SECRET_TOKEN, SECRET_TENANT]);
-    let spelled = spell_secret(secret, inp.below(4));
+    let spelled = spell_secret(secret, inp.below(5));
     match inp.below(5) {
         0 => body = format!("{{\"k\": \"{spelled}\", \"{spelled}\": 1}}").into_bytes(),
         1 => content_type = format!("image/{spelled}"),
@@ -268,5 +300,5 @@ pub(crate) fn response_result(inp: &mut Input) {
     assert!(envelope.get("body").is_some() != envelope.get("body_base64").is_some());
     assert!(result.content.len() <= 1 + 32, "one block per part at most");
     let value = serde_json::to_value(&result).expect("a result serializes");
-    assert_no_secret(&value, "");
+    assert_no_secret_in_result(&value);
 }
