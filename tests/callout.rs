@@ -207,25 +207,45 @@ async fn a_compression_bomb_is_never_decoded() {
 
 #[tokio::test]
 async fn resets_and_protocol_failures_are_errors_not_hangs() {
+    use harpoon::callout::{CallError, FailureStage};
+    fn stage(outcome: &harpoon::engine::Outcome) -> Option<(&'static str, FailureStage)> {
+        match outcome {
+            harpoon::engine::Outcome::Failed(CallError::Upstream(f)) => Some(("upstream", f.stage)),
+            harpoon::engine::Outcome::Failed(CallError::Unreachable(f)) => {
+                Some(("unreachable", f.stage))
+            }
+            _ => None,
+        }
+    }
     for (reply, want) in [
-        ((|| Reply::Reset) as fn() -> Reply, "upstream_error"),
-        (|| Reply::ResetMidBody, "upstream_error"),
-        (|| Reply::HugeHeaders(500), "upstream_error"),
+        (
+            (|| Reply::Reset) as fn() -> Reply,
+            ("upstream", FailureStage::Exchange),
+        ),
+        (|| Reply::ResetMidBody, ("upstream", FailureStage::Body)),
+        (
+            || Reply::HugeHeaders(500),
+            ("upstream", FailureStage::Exchange),
+        ),
     ] {
         let up = Upstream::start(move |_| reply()).await;
         let engine = engine(&target(&up.url(), ""));
         let outcome = call(&engine, "call_target", get("/x")).await;
-        assert_eq!(code(&outcome), want, "{outcome:?}");
+        assert_eq!(stage(&outcome), Some(want), "{outcome:?}");
+        assert_eq!(code(&outcome), "upstream_error", "{outcome:?}");
     }
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
     let engine = engine(&target(&format!("http://127.0.0.1:{closed}"), ""));
+    let outcome = call(&engine, "call_target", get("/x")).await;
     assert_eq!(
-        code(&call(&engine, "call_target", get("/x")).await),
-        "upstream_unreachable"
+        stage(&outcome),
+        Some(("unreachable", FailureStage::Connect)),
+        "{outcome:?}"
     );
+    assert_eq!(code(&outcome), "upstream_unreachable");
 }
 
 #[tokio::test]

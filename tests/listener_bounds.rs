@@ -147,3 +147,39 @@ async fn sessions_stop_at_their_cap_with_a_clear_503() {
     assert_eq!(ex.status, 200);
     assert_eq!(up.hits(), 0);
 }
+
+#[tokio::test]
+async fn an_idle_session_is_closed_and_frees_its_place() {
+    let up = Upstream::canary().await;
+    let options = HttpOptions {
+        sessions: SessionLimits {
+            max_sessions: 1,
+            idle_timeout: Duration::from_millis(300),
+        },
+        ..HttpOptions::loopback()
+    };
+    let srv = server::start(&crate::enforcement::allowlist(&up.url()), options).await;
+    let mut first = McpHttp::new(&srv.mcp_url());
+    first.initialize_legacy().await;
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let fresh = McpHttp::new(&srv.mcp_url());
+    assert_eq!(fresh.post_raw(init.to_string(), &[]).await.status, 503);
+    // Once the first session has sat idle past its timeout, its place is free again.
+    let mut admitted = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let ex = fresh.post_raw(init.to_string(), &[]).await;
+        if ex.status == 200 {
+            admitted = Some(ex);
+            break;
+        }
+        assert_eq!(ex.status, 503, "{ex:?}");
+    }
+    let admitted = admitted.expect("the idle session was never closed within 10 s");
+    assert!(admitted.session.is_some(), "{admitted:?}");
+    // The closed session is gone: its client is told to start a new one.
+    let (_, ex) = first.legacy("tools/list", json!({})).await;
+    assert_eq!(ex.status, 404, "{ex:?}");
+    assert_eq!(up.hits(), 0);
+}

@@ -110,6 +110,24 @@ async fn a_network_listener_needs_the_flag_and_a_token() {
     );
 }
 
+#[tokio::test]
+async fn a_session_cap_of_zero_is_refused_with_the_fix() {
+    let file = format!("{SHIPPED_DIR}/demo.yaml");
+    let env = [("HARPOON_DEMO_TOKEN", "x")];
+    let (code, stderr) = run(
+        &["serve", "--allowlist", &file, "--max-sessions", "0"],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "invalid value '0' for '--max-sessions <MAX_SESSIONS>': 0 would refuse every MCP session; give 1 or more"
+        ),
+        "{stderr}"
+    );
+}
+
 /// Starts `harpoon serve` and returns it with the MCP URL it logged.
 async fn start_serve(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
     let mut c = harpoon();

@@ -3,6 +3,7 @@
 //! `identity`), so a compression bomb stays its compressed size.
 
 use super::error::{CallError, Phase};
+use super::failure::{FailureStage, NetworkFailure};
 use crate::policy::Target;
 use crate::policy::limits::Oversize;
 use crate::policy::redact::Redactor;
@@ -148,8 +149,7 @@ pub(super) async fn read_body(
                 after: timeout,
             })?
             .map_err(|e| {
-                CallError::Upstream(format!("the body broke off: {}", root_cause(&e)))
-                    .redacted(target)
+                CallError::Upstream(NetworkFailure::new(FailureStage::Body, &e)).redacted(target)
             })?;
         let Some(chunk) = chunk else {
             let size = body.len() as u64;
@@ -164,13 +164,4 @@ pub(super) async fn read_body(
             return Ok((bytes, declared, truncated));
         }
     }
-}
-
-/// The innermost error of a chain, which says what really happened ("connection reset").
-pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur: &dyn std::error::Error = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }

@@ -3,6 +3,7 @@
 //! target's network rule, and a connect-time check of the peer address.
 
 use super::OwnListeners;
+use super::failure::{FailureStage, NetworkFailure};
 use super::peer_check::PeerCheckLayer;
 use super::resolver::{FilteringResolver, HostResolver};
 use crate::policy::Target;
@@ -70,7 +71,7 @@ pub(super) fn build(
     tls: Option<&rustls::ClientConfig>,
     resolver: &Arc<dyn HostResolver>,
     own: &OwnListeners,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, NetworkFailure> {
     let mut builder = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -98,5 +99,5 @@ pub(super) fn build(
     }
     builder
         .build()
-        .map_err(|e| format!("HTTP client setup failed: {e}"))
+        .map_err(|e| NetworkFailure::new(FailureStage::ClientSetup, &e))
 }

@@ -1,5 +1,6 @@
 //! What can go wrong after a call is permitted. `code()` is stable, like `DenyReason::code`.
 
+use super::failure::NetworkFailure;
 use super::limiter::Refusal;
 use crate::policy::HopError;
 use crate::policy::net::AddressDenial;
@@ -35,9 +36,9 @@ pub enum CallError {
         after: Duration,
     },
     /// DNS failed or the connection was refused or reset before a response.
-    Unreachable(String),
+    Unreachable(NetworkFailure),
     /// The upstream broke the protocol, or reset mid-body.
-    Upstream(String),
+    Upstream(NetworkFailure),
     /// The body is over the cap and the target chose `oversize: error`.
     ResponseTooLarge {
         limit: u64,
@@ -79,10 +80,8 @@ impl CallError {
     /// upstream sent) passed through the target's redaction, like every upstream string.
     pub(super) fn redacted(self, target: &crate::policy::Target) -> Self {
         match self {
-            CallError::Upstream(why) => CallError::Upstream(target.redact_text(&why).to_string()),
-            CallError::Unreachable(why) => {
-                CallError::Unreachable(target.redact_text(&why).to_string())
-            }
+            CallError::Upstream(why) => CallError::Upstream(why.redacted(target)),
+            CallError::Unreachable(why) => CallError::Unreachable(why.redacted(target)),
             other => other,
         }
     }
@@ -146,6 +145,7 @@ impl std::error::Error for CallError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CallError::RedirectNotAllowed(e) => Some(e),
+            CallError::Unreachable(e) | CallError::Upstream(e) => Some(e),
             _ => None,
         }
     }

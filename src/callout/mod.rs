@@ -5,6 +5,7 @@
 mod body;
 pub mod client;
 mod error;
+pub mod failure;
 mod limiter;
 pub mod media_type;
 mod peer_check;
@@ -14,6 +15,7 @@ mod send;
 pub use body::{BodyCap, BoundedResponse, filter_response_headers};
 pub use client::TlsError;
 pub use error::{CallError, Phase};
+pub use failure::{FailureStage, NetworkFailure};
 pub use resolver::{HostResolver, SystemResolver};
 
 use crate::policy::{Policy, Target};
@@ -39,7 +41,7 @@ impl OwnListeners {
 /// Per-target runtime state, indexed like `Policy::targets`.
 struct TargetRuntime {
     /// Built on first use: start-up stays fast with thousands of targets.
-    client: OnceLock<Result<reqwest::Client, String>>,
+    client: OnceLock<Result<reqwest::Client, NetworkFailure>>,
     limiter: Limiter,
 }
 

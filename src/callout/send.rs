@@ -1,8 +1,9 @@
 //! Sending one permitted request: admission, the connect-time address check, injected headers,
 //! timeouts, redirects decided hop by hop, and a bounded read of the response.
 
-use super::body::{BoundedResponse, filter_response_headers, read_body, root_cause};
+use super::body::{BoundedResponse, filter_response_headers, read_body};
 use super::error::{CallError, Phase};
+use super::failure::{FailureStage, NetworkFailure};
 use super::resolver::AddressRefused;
 use super::{Callout, TargetRuntime};
 use crate::policy::hop::{HopError, decide_hop};
@@ -167,12 +168,9 @@ fn build_request(
     if !permit.body().is_empty() {
         builder = builder.body(permit.body().clone());
     }
-    builder.build().map_err(|e| {
-        CallError::Upstream(format!(
-            "the request could not be built: {}",
-            root_cause(&e)
-        ))
-    })
+    builder
+        .build()
+        .map_err(|e| CallError::Upstream(NetworkFailure::new(FailureStage::BuildRequest, &e)))
 }
 
 fn is_redirect(status: u16) -> bool {
@@ -207,9 +205,9 @@ fn classify(e: &reqwest::Error, connect_timeout: Duration) -> CallError {
         };
     }
     if e.is_connect() {
-        return CallError::Unreachable(root_cause(e));
+        return CallError::Unreachable(NetworkFailure::new(FailureStage::Connect, e));
     }
-    CallError::Upstream(root_cause(e))
+    CallError::Upstream(NetworkFailure::new(FailureStage::Exchange, e))
 }
 
 impl TargetRuntime {

@@ -57,13 +57,26 @@ pub struct ServeArgs {
     pub listen_limits: ListenArgs,
     /// Most MCP sessions open at once (2025-11-25 clients hold one each; 2026-07-28 requests
     /// open none). Past it, an `initialize` is answered 503 with a message saying so.
-    #[arg(long, default_value_t = crate::transport::sessions::DEFAULT_MAX_SESSIONS)]
+    #[arg(long, default_value_t = crate::transport::sessions::DEFAULT_MAX_SESSIONS,
+          value_parser = parse_session_count)]
     pub max_sessions: usize,
     /// How long a session may sit idle before it is closed (its client starts a new one).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub session_idle_timeout: Duration,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// At least one session: 0 would refuse every 2025-11-25 client, which is never what was meant
+/// (say so rather than quietly serving with another number).
+fn parse_session_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => {
+            Err("0 would refuse every MCP session; give 1 or more (the default is 256)".into())
+        }
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}; give a whole number of sessions, such as 256")),
+    }
 }
 
 pub fn run(args: &ServeArgs) -> ExitCode {
@@ -82,7 +95,7 @@ fn http_options(args: &ServeArgs) -> Result<HttpOptions, String> {
         .ok()
         .filter(|t| !t.is_empty());
     options.sessions = SessionLimits {
-        max_sessions: args.max_sessions.max(1),
+        max_sessions: args.max_sessions,
         idle_timeout: args.session_idle_timeout,
     };
     if !args.listen.ip().is_loopback() {
