@@ -472,6 +472,44 @@ fn metadata_and_transition_forms_are_denied_whatever_allow_cidrs_says() {
     }
 }
 
+/// The same forms end to end: a target that allows every address (`0.0.0.0/0` and `::/0`)
+/// whose DNS answers with a metadata or transition form is still refused before dialling, with
+/// the always-denied reason, and the canary sees nothing.
+#[tokio::test]
+async fn metadata_answers_are_refused_end_to_end_whatever_allow_cidrs_says() {
+    use harpoon::callout::CallError;
+    use harpoon::policy::net::AddressDenial;
+    let canary = Upstream::canary().await;
+    let port = canary.addr.port();
+    let yaml = format!(
+        "version: 1\ntargets:\n  - label: api\n    base_url: http://meta.test:{port}/\n    network: {{ allow_cidrs: [0.0.0.0/0, \"::/0\"] }}\n    dangerous: {{ allow_plaintext_http: true }}\n    paths: [{{ methods: [GET], glob: \"/*\" }}]\n"
+    );
+    for answer in [
+        "169.254.169.254:80",
+        "[::ffff:169.254.169.254]:80",
+        "[64:ff9b::a9fe:a9fe]:80",
+        "[2002:a9fe:a9fe::]:80",
+        "[fd00:ec2::254]:80",
+        "[fe80::a9fe:a9fe]:80",
+        "100.100.100.200:80",
+        "168.63.129.16:80",
+    ] {
+        let resolver = StaticResolver::default().with("meta.test", &[answer]);
+        let engine = engine_with(&yaml, resolver, OwnListeners::default());
+        let outcome = call(&engine, "call_target", ct("/latest")).await;
+        let harpoon::engine::Outcome::Failed(CallError::AddressNotAllowed { denial, .. }) =
+            &outcome
+        else {
+            panic!("{answer}: {outcome:?}");
+        };
+        assert!(
+            matches!(denial, AddressDenial::AlwaysDenied(_)),
+            "{answer}: {denial:?}"
+        );
+    }
+    assert_eq!(canary.hits(), 0);
+}
+
 /// Patterns mean what the published JSON Schema says (ECMA-262): `\d` is an ASCII digit and `\w`
 /// an ASCII word character, so Arabic-Indic and fullwidth digits, fullwidth letters and
 /// combining marks are refused, and nothing reaches the canary.
