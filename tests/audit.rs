@@ -87,3 +87,117 @@ fn one_audit_event_per_call_and_nothing_secret_in_any_log_line() {
         "the query string is never logged"
     );
 }
+
+/// Every field an upstream controls, each carrying the injected secret in every spelling harpoon
+/// might decode (as is, JSON `\u` escapes, percent-encoded, upper case where harpoon lowercases):
+/// the body, a text body, a media type, an allowlisted header, a multipart part, a returned and a
+/// refused redirect's `Location`. No secret reaches the result (decoded where harpoon encodes),
+/// any log line (audit included, at TRACE), or the metrics.
+#[test]
+fn a_secret_an_upstream_sends_in_any_field_reaches_no_result_log_or_metric() {
+    use crate::support::upstream::Reply;
+    let secret = "s3cret-token-value";
+    let spellings = [
+        secret.to_owned(),
+        secret
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect(),
+        secret.bytes().map(|b| format!("%{b:02X}")).collect(),
+        secret.to_ascii_uppercase(),
+    ];
+    let mut replies: Vec<Reply> = Vec::new();
+    for s in &spellings {
+        let respond = |status: u16, headers: &[(&str, String)], body: String| Reply::Respond {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            body: body.into_bytes(),
+        };
+        replies.extend([
+            respond(
+                200,
+                &[("content-type", "application/json".into())],
+                format!("{{\"k\": \"{s}\", \"{s}\": [\"{s}\"]}}"),
+            ),
+            respond(200, &[("content-type", "text/plain".into())], s.clone()),
+            respond(200, &[("content-type", format!("image/{s}"))], s.clone()),
+            respond(
+                200,
+                &[("content-type", format!("application/json; x={s}"))],
+                "{}".into(),
+            ),
+            respond(
+                404,
+                &[("etag", format!("\"{s}\"")), ("x-other", s.clone())],
+                String::new(),
+            ),
+            respond(
+                200,
+                &[("content-type", "multipart/mixed; boundary=b".into())],
+                format!(
+                    "--b\r\nContent-Type: image/{s}\r\nContent-Location: test://{s}\r\n\r\n{s}\r\n--b--"
+                ),
+            ),
+            Reply::redirect(302, &format!("http://evil.example/?t={s}")),
+            Reply::redirect(302, &format!("/elsewhere/{s}?t={s}")),
+        ]);
+    }
+    let count = replies.len();
+    let replies = Arc::new(Mutex::new(replies));
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let metrics = tracing::subscriber::with_default(subscriber, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let next = Arc::clone(&replies);
+            let up = Upstream::start(move |_| next.lock().expect("lock").remove(0)).await;
+            let yaml = format!(
+                "version: 1\ntargets:\n  - label: api\n    base_url: {}/api\n    network: {{ allow_cidrs: [127.0.0.1/32] }}\n    \
+                 headers:\n      inject: {{ Authorization: \"Bearer ${{env:TEST_TOKEN}}\" }}\n    \
+                 response_headers: [Content-Type, ETag, Location]\n    dangerous: {{ allow_plaintext_http: true }}\n    \
+                 redirects: 1\n    paths: [{{ methods: [GET], glob: \"/**\" }}]\n",
+                up.url()
+            );
+            let e = engine(&yaml);
+            for i in 0..count {
+                let outcome = call(
+                    &e,
+                    "call_target",
+                    json!({"label": "api", "method": "GET", "path": format!("/r/{i}")}),
+                )
+                .await;
+                let result = harpoon::mcp::result::to_result("call_target", outcome)
+                    .expect("a call_target outcome is a result");
+                let value = serde_json::to_value(&result).expect("serializes");
+                harpoon::fuzzing::assert_no_secret_in_result(&value);
+            }
+            assert_eq!(up.requests().len(), count, "every reply was used, no refused hop sent");
+            e.metrics().render(&[])
+        })
+    });
+    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    assert!(
+        logs.lines()
+            .filter(|l| l.contains("harpoon::audit"))
+            .count()
+            >= count,
+        "the calls were audited:\n{logs}"
+    );
+    for (place, text) in [("logs", &logs), ("metrics", &metrics)] {
+        assert!(
+            !text.contains(secret),
+            "the secret is in the {place}:\n{text}"
+        );
+    }
+}
