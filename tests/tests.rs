@@ -21,5 +21,6 @@ mod properties;
 mod schema_agreement;
 mod serve_cli;
 mod tunnel;
+mod tunnel_refusals;
 mod tunnel_wire;
 mod whatwg_urls;

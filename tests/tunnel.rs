@@ -108,6 +108,7 @@ fn tunnel_parts(
         poll_timeout: Duration::from_millis(500),
         drain_timeout: Duration::from_secs(5),
         organization: None,
+        egress: tunnel::Egress::default(),
     };
     (service, options)
 }
@@ -269,7 +270,7 @@ async fn a_wrong_token_stops_the_tunnel_at_once() {
         .expect("fails fast")
         .expect("joins");
     assert!(
-        matches!(result, Err(TunnelError::Refused(401))),
+        matches!(result, Err(TunnelError::Refused { status: 401, .. })),
         "{result:?}"
     );
 }
@@ -591,7 +592,7 @@ async fn a_forbidden_tunnel_stops_at_once() {
         .expect("fails fast")
         .expect("joins");
     assert!(
-        matches!(result, Err(TunnelError::Refused(403))),
+        matches!(result, Err(TunnelError::Refused { status: 403, .. })),
         "{result:?}"
     );
     stop.cancel();
