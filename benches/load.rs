@@ -369,7 +369,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     let _a = Proc::spawn(&a_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
     wait_ready(&http, &format!("http://{health_a}/readyz")).await;
     let tunnel_call = Call::Mcp {
-        url: format!("http://{edge_at}/t/load/mcp"),
+        url: format!("http://{edge_at}/v1/mcp/load"),
         tool: "bench_get_item",
         args: json!({"id": "123"}),
     };

@@ -7,6 +7,7 @@ mod audit;
 mod callout;
 mod check_cli;
 mod dispatch;
+mod edge_model;
 mod embed_example;
 mod enforcement;
 mod golden_tools;

@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Reply posts as received: the shard-token header and the body.
+pub type Posts = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
 pub const TUNNEL_ID: &str = "tunnel_0123456789abcdef0123456789abcdef";
 const KEY: &str = "sk-test_key-123";
 
@@ -18,7 +21,7 @@ const KEY: &str = "sk-test_key-123";
 pub struct Refusing {
     pub addr: SocketAddr,
     pub polls: Arc<Mutex<Vec<HeaderMap>>>,
-    pub posts: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    pub posts: Posts,
     stop: CancellationToken,
 }
 
@@ -31,7 +34,7 @@ impl Drop for Refusing {
 impl Refusing {
     pub async fn start(status: u16, body: &'static str) -> Self {
         let polls: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
-        let posts: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
+        let posts: Posts = Arc::default();
         let (p, q) = (Arc::clone(&polls), Arc::clone(&posts));
         let app = axum::Router::new()
             .route(

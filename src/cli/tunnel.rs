@@ -5,7 +5,9 @@ use super::startup::{
 };
 use crate::policy::limits::parse_duration;
 use crate::service::{HarpoonService, ServiceOptions};
-use crate::transport::poll_protocol::{MAX_POLL_TIMEOUT, valid_tunnel_id};
+use crate::transport::poll_protocol::{
+    MAX_POLL_TIMEOUT, is_service_key, is_service_tunnel_id, valid_tunnel_id,
+};
 use crate::transport::tunnel::{
     self, CheckOutcome, Egress, TunnelError, TunnelOptions, TunnelStatus,
 };
@@ -122,10 +124,7 @@ fn read_key(file: Option<&std::path::Path>) -> Result<String, String> {
                 )
             })?,
     };
-    if !key
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if !is_service_key(&key) {
         return Err(format!(
             "error: the key in {source} may hold only letters, digits, '_' and '-'; check that it is the whole key and nothing else"
         ));
@@ -139,16 +138,6 @@ fn is_openai(url: &url::Url) -> bool {
         url.host_str(),
         Some("api.openai.com" | "mtls.api.openai.com")
     )
-}
-
-/// OpenAI's tunnel ids: `tunnel_` and 32 lowercase letters or digits.
-fn is_openai_tunnel_id(id: &str) -> bool {
-    id.strip_prefix("tunnel_").is_some_and(|rest| {
-        rest.len() == 32
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    })
 }
 
 /// Exit status 0 when stopped, 1 ([`EXIT_REFUSED`]) when the service refused, 2 for invalid
@@ -250,7 +239,7 @@ fn options(args: &TunnelArgs) -> Result<TunnelOptions, String> {
             args.tunnel_id
         ));
     }
-    if is_openai(&edge) && !is_openai_tunnel_id(&args.tunnel_id) {
+    if is_openai(&edge) && !is_service_tunnel_id(&args.tunnel_id) {
         return Err(format!(
             "error: tunnel id '{}' is not an OpenAI tunnel id (tunnel_ and 32 lowercase letters or digits); copy it from the Platform's tunnel settings, or point --edge at another service",
             args.tunnel_id
