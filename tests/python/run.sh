@@ -62,5 +62,15 @@ for mode in auto legacy 2026-07-28; do
   run "tunnel-$mode" --transport http --url "http://127.0.0.1:$EDGE_PORT/v1/mcp/$TUNNEL_ID" --mode "$mode" \
     --expect-version "$version"
 done
+# `harpoon tunnel` against an independent Python model of OpenAI's tunnel service, then against
+# `harpoon edge`: every command type, a malformed batch, 429 and 401 (tunnel_service_check.py).
+for against in model edge; do
+  if "$PYTHON" tests/python/tunnel_service_check.py --harpoon "$HARPOON" --python "$PYTHON" --against "$against" \
+      >"$OUT/service-$against.log" 2>&1; then
+    echo "ok: service-$against ($(tail -n 1 "$OUT/service-$against.log"))"; passed=$((passed + 1))
+  else
+    echo "FAILED: service-$against"; cat "$OUT/service-$against.log"; failed=$((failed + 1))
+  fi
+done
 echo "python sdk client runs: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
