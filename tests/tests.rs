@@ -22,6 +22,7 @@ mod properties;
 mod schema_agreement;
 mod serve_cli;
 mod tunnel;
+mod tunnel_egress;
 mod tunnel_refusals;
 mod tunnel_wire;
 mod whatwg_urls;
