@@ -248,3 +248,31 @@ async fn poll_answers_stay_under_their_bound_and_an_oversize_request_fails_alone
     }
     e.stop.cancel();
 }
+
+/// `harpoon edge` takes only the service's forms: ids `tunnel_` + 32 `[a-z0-9]`, keys of
+/// `[0-9A-Za-z_-]` (OpenAI's tunnel-client refuses anything else), with exit status 2.
+#[test]
+fn the_edge_takes_only_the_services_ids_and_keys() {
+    for (id, key, says) in [
+        ("ci", "key_1", "is not tunnel_ and 32"),
+        (
+            "tunnel_0123456789ABCDEF0123456789abcdef",
+            "key_1",
+            "is not tunnel_ and 32",
+        ),
+        (
+            "tunnel_0123456789abcdef0123456789abcdef",
+            "key with space",
+            "may hold only letters",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_harpoon"))
+            .args(["edge", "--listen", "127.0.0.1:0", "--tunnel", id])
+            .env("HARPOON_TUNNEL_TOKEN", key)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{id} {key}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{id} {key}: {stderr}");
+    }
+}
