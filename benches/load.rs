@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 /// Size of the body the memory run's upstream sends: twice the cap, so every call is cut.
 const BIG_BODY: usize = 2 * 1024 * 1024;
+/// The tunnel id of the tunnel phases, in the form `harpoon edge` takes (the service's).
+const LOAD_TUNNEL: &str = "tunnel_0123456789abcdef0123456789abcdef";
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter we do not need.
@@ -345,7 +347,13 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     let edge_at = free_port();
     let env = [("HARPOON_TUNNEL_TOKEN", "load-token")];
     let _edge = Proc::spawn(
-        &["edge", "--listen", &edge_at.to_string(), "--tunnel", "load"],
+        &[
+            "edge",
+            "--listen",
+            &edge_at.to_string(),
+            "--tunnel",
+            LOAD_TUNNEL,
+        ],
         &env,
     );
     wait_ready(&http, &format!("http://{edge_at}/readyz")).await;
@@ -358,7 +366,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
             "--edge".into(),
             format!("http://{edge_at}"),
             "--tunnel-id".into(),
-            "load".into(),
+            LOAD_TUNNEL.into(),
             "--max-in-flight".into(),
             "64".into(),
             "--health-listen".into(),
@@ -369,7 +377,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     let _a = Proc::spawn(&a_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
     wait_ready(&http, &format!("http://{health_a}/readyz")).await;
     let tunnel_call = Call::Mcp {
-        url: format!("http://{edge_at}/t/load/mcp"),
+        url: format!("http://{edge_at}/v1/mcp/{LOAD_TUNNEL}"),
         tool: "bench_get_item",
         args: json!({"id": "123"}),
     };

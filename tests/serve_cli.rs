@@ -320,13 +320,19 @@ async fn the_tunnel_refuses_a_plaintext_edge_off_loopback() {
 #[test]
 fn the_edge_refuses_a_network_address_without_a_client_token() {
     for args in [
-        vec!["edge", "--listen", "0.0.0.0:0", "--tunnel", "ci"],
         vec![
             "edge",
             "--listen",
             "0.0.0.0:0",
             "--tunnel",
-            "ci",
+            "tunnel_0123456789abcdef0123456789abcdef",
+        ],
+        vec![
+            "edge",
+            "--listen",
+            "0.0.0.0:0",
+            "--tunnel",
+            "tunnel_0123456789abcdef0123456789abcdef",
             "--allow-remote",
         ],
     ] {

@@ -1,10 +1,11 @@
-//! `harpoon edge`: the reference edge. MCP clients call `/t/{id}/mcp`; tunnels poll
-//! `/v1/tunnels/{id}/poll` and post to `/v1/tunnels/{id}/response`.
+//! `harpoon edge`: the reference edge, a local model of OpenAI's tunnel service. MCP clients
+//! call `/v1/mcp/{id}`; tunnels poll `/v1/tunnels/{id}/poll` and post to
+//! `/v1/tunnels/{id}/response`.
 
 use super::startup::{ListenArgs, LogArgs, read_token, run_serving, shutdown_signal};
 use crate::policy::limits::parse_duration;
 use crate::transport::edge::{self, DEFAULT_MAX_QUEUE, Edge, EdgeOptions};
-use crate::transport::poll_protocol::valid_tunnel_id;
+use crate::transport::poll_protocol::{is_service_key, is_service_tunnel_id};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,12 +14,14 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Each --tunnel is ID or ID=TOKEN_FILE; without a file the token is HARPOON_TUNNEL_TOKEN. MCP
-clients connect to http://LISTEN/t/ID/mcp. Listening on a non-loopback address needs
---allow-remote and a client token in HARPOON_EDGE_CLIENT_TOKEN.
+Each --tunnel is ID or ID=TOKEN_FILE; without a file the key is HARPOON_TUNNEL_TOKEN. As on
+OpenAI's service, an id is `tunnel_` and 32 lowercase letters or digits, and a key is made of
+letters, digits, '_' and '-' (OpenAI's tunnel-client refuses anything else). MCP clients connect
+to http://LISTEN/v1/mcp/ID. Listening on a non-loopback address needs --allow-remote and a
+client token in HARPOON_EDGE_CLIENT_TOKEN.
 
 Example:
-  HARPOON_TUNNEL_TOKEN=... harpoon edge --tunnel billing")]
+  HARPOON_TUNNEL_TOKEN=... harpoon edge --tunnel tunnel_0123456789abcdef0123456789abcdef")]
 pub struct EdgeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8788")]
@@ -52,9 +55,9 @@ fn options(args: &EdgeArgs) -> Result<EdgeOptions, String> {
             Some((id, f)) => (id, Some(PathBuf::from(f))),
             None => (spec.as_str(), None),
         };
-        if !valid_tunnel_id(id) {
+        if !is_service_tunnel_id(id) {
             return Err(format!(
-                "error: tunnel id '{id}' may hold only lowercase letters, digits, '_' and '-'"
+                "error: tunnel id '{id}' is not tunnel_ and 32 lowercase letters or digits (the service's form, which its tunnel-client requires)"
             ));
         }
         let token = read_token(
@@ -62,6 +65,11 @@ fn options(args: &EdgeArgs) -> Result<EdgeOptions, String> {
             "HARPOON_TUNNEL_TOKEN",
             &format!("tunnel '{id}'"),
         )?;
+        if !is_service_key(&token) {
+            return Err(format!(
+                "error: the key of tunnel '{id}' may hold only letters, digits, '_' and '-' (the service's form, which its tunnel-client requires)"
+            ));
+        }
         tunnels.push((id.to_owned(), token));
     }
     let client_token = std::env::var("HARPOON_EDGE_CLIENT_TOKEN")
@@ -79,6 +87,7 @@ fn options(args: &EdgeArgs) -> Result<EdgeOptions, String> {
         max_queue: args.max_queue.max(1),
         client_token,
         safe_lease: edge::SAFE_LEASE,
+        max_poll_bytes: crate::transport::poll_protocol::MAX_POLL_BODY_BYTES,
         fail_first_replies: 0,
     })
 }

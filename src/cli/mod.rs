@@ -40,9 +40,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Serve MCP over stdin and stdout.
     Stdio(stdio::StdioArgs),
-    /// Serve the tools through an edge, dialling out only (outbound long-poll).
-    Tunnel(tunnel::TunnelArgs),
-    /// The reference edge: public MCP endpoints whose calls polling tunnels answer.
+    /// Serve the tools through a tunnel service (OpenAI's, or harpoon edge), dialling out only.
+    Tunnel(Box<tunnel::TunnelArgs>),
+    /// The reference edge, a local model of OpenAI's tunnel service.
     Edge(edge::EdgeArgs),
 }
 

@@ -272,6 +272,24 @@ pub fn valid_tunnel_id(id: &str) -> bool {
     crate::policy::Label::parse(id).is_ok()
 }
 
+/// The service's tunnel ids: `tunnel_` and 32 lowercase letters or digits.
+pub fn is_service_tunnel_id(id: &str) -> bool {
+    id.strip_prefix("tunnel_").is_some_and(|rest| {
+        rest.len() == 32
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+/// The service's keys: `^[0-9A-Za-z_-]+$`.
+pub fn is_service_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// `Retry-After` in either form (delta-seconds or an HTTP-date), capped at `MAX_RETRY_AFTER`;
 /// `None` when absent, malformed or already past.
 pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {

@@ -2,7 +2,7 @@
 # The official Python MCP SDK (mcp 2.x) against `harpoon serve`, `harpoon stdio`, and the tunnel
 # path (MCP client -> harpoon edge -> harpoon tunnel -> upstream), in each of its three modes
 # (auto, legacy, 2026-07-28): list tools, a read, a write, denials, an oversize response,
-# list_targets, an unknown tool, progress notifications (not carried by the tunnel).
+# list_targets, an unknown tool, progress notifications (relayed through the tunnel as SSE events).
 #
 #   HARPOON=target/debug/harpoon PYTHON=.venv/bin/python tests/python/run.sh
 set -euo pipefail
@@ -38,8 +38,9 @@ trap cleanup EXIT
 "$HARPOON" serve --demo --listen "127.0.0.1:$PORT" >"$OUT/serve.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "harpoon serve --demo did not become ready"; cat "$OUT/serve.log"; exit 1; }
-"$HARPOON" edge --listen "127.0.0.1:$EDGE_PORT" --tunnel ci >"$OUT/edge.log" 2>&1 & pids+=($!)
-"$HARPOON" tunnel --allowlist allowlists/demo.yaml --edge "http://127.0.0.1:$EDGE_PORT" --tunnel-id ci \
+TUNNEL_ID=tunnel_0123456789abcdef0123456789abcdef
+"$HARPOON" edge --listen "127.0.0.1:$EDGE_PORT" --tunnel "$TUNNEL_ID" >"$OUT/edge.log" 2>&1 & pids+=($!)
+"$HARPOON" tunnel --allowlist allowlists/demo.yaml --edge "http://127.0.0.1:$EDGE_PORT" --tunnel-id "$TUNNEL_ID" \
   --health-listen "127.0.0.1:$TUNNEL_HEALTH" >"$OUT/tunnel.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$TUNNEL_HEALTH/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$TUNNEL_HEALTH/readyz" >/dev/null || { echo "harpoon tunnel did not become ready"; cat "$OUT/edge.log" "$OUT/tunnel.log"; exit 1; }
@@ -58,8 +59,18 @@ for mode in auto legacy 2026-07-28; do
   run "http-$mode" --transport http --url "http://127.0.0.1:$PORT/mcp" --mode "$mode" --expect-version "$version"
   run "stdio-$mode" --transport stdio --command "$HARPOON stdio --allowlist allowlists/demo.yaml --log warn" \
     --env "HARPOON_DEMO_TOKEN=$HARPOON_DEMO_TOKEN" --mode "$mode" --expect-version "$version"
-  run "tunnel-$mode" --transport http --url "http://127.0.0.1:$EDGE_PORT/t/ci/mcp" --mode "$mode" \
-    --expect-version "$version" --skip-progress
+  run "tunnel-$mode" --transport http --url "http://127.0.0.1:$EDGE_PORT/v1/mcp/$TUNNEL_ID" --mode "$mode" \
+    --expect-version "$version"
+done
+# `harpoon tunnel` against an independent Python model of OpenAI's tunnel service, then against
+# `harpoon edge`: every command type, a malformed batch, 429 and 401 (tunnel_service_check.py).
+for against in model edge; do
+  if "$PYTHON" tests/python/tunnel_service_check.py --harpoon "$HARPOON" --python "$PYTHON" --against "$against" \
+      >"$OUT/service-$against.log" 2>&1; then
+    echo "ok: service-$against ($(tail -n 1 "$OUT/service-$against.log"))"; passed=$((passed + 1))
+  else
+    echo "FAILED: service-$against"; cat "$OUT/service-$against.log"; failed=$((failed + 1))
+  fi
 done
 echo "python sdk client runs: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

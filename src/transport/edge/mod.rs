@@ -1,29 +1,38 @@
-//! The reference edge (`harpoon edge`): a public Streamable HTTP MCP endpoint per tunnel
-//! (`/t/{id}/mcp`) whose requests it queues for the polling tunnel, answering each caller when
-//! the tunnel posts the reply, or with a clear error when no tunnel is connected or the reply
-//! does not come. Several tunnel clients polling the same tunnel share its work.
+//! The reference edge (`harpoon edge`): a local model of OpenAI's tunnel service. MCP clients
+//! call the connector endpoint `/v1/mcp/{tunnel_id}`; their requests are queued as commands for
+//! the polling tunnels (`/v1/tunnels/{id}/poll`), and each caller is answered when a tunnel
+//! posts the final reply (`/v1/tunnels/{id}/response`), with progress relayed as SSE events
+//! first, or with a clear error when no tunnel is connected or the reply does not come.
+//!
+//! - `connector`: the callers' side (POST, DELETE, the SSE relay);
+//! - `control`: the tunnels' side (metadata, poll, response);
+//! - `queue`: pending commands, leases, batches bounded in bytes;
+//! - `guard`, `caller_headers`, `answers`, `metrics`: what those share.
 //!
 //! Delivery: a `tools/call` is leased to exactly one tunnel replica and never handed to another
 //! (it may have run); requests that change nothing (`initialize`, `tools/list`, `ping`, ...)
 //! are requeued if the replica holding them goes quiet, so another replica answers them.
 
-mod handlers;
+mod answers;
+mod caller_headers;
+mod connector;
+mod control;
+mod guard;
+mod metrics;
 mod queue;
 
 use axum::Router;
 use axum::routing::{get, post};
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
-use handlers::{mcp, metrics, not_allowed, poll, response};
 use queue::{Counters, TunnelState};
 
-/// Most commands one poll may take from the edge (tunnel-client asks for up to 25, harpoon's
-/// tunnel likewise; the edge accepts a little more from other pollers).
-pub const EDGE_MAX_POLL_LIMIT: usize = 64;
+pub use queue::NOTIFY_BUFFER;
+
 /// Default time an MCP caller waits for its reply.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default most commands queued per tunnel; past it callers get an "overloaded" error.
@@ -44,10 +53,13 @@ pub struct EdgeOptions {
     pub tunnels: Vec<(String, String)>,
     pub call_timeout: Duration,
     pub max_queue: usize,
-    /// When set, `/t/{id}/mcp` requires `Authorization: Bearer <client_token>`.
+    /// When set, `/v1/mcp/{id}` requires `Authorization: Bearer <client_token>`.
     pub client_token: Option<String>,
     /// How long a replica may hold a request that changes nothing before it is offered again.
     pub safe_lease: Duration,
+    /// Most bytes of one poll answer: batches are filled up to it, and a request larger than it
+    /// alone is refused (413). The tunnel reads up to the same bound.
+    pub max_poll_bytes: usize,
     /// Test hook: answer the first N reply posts with 503, to prove tunnels retry them.
     #[doc(hidden)]
     pub fail_first_replies: usize,
@@ -61,6 +73,7 @@ impl Default for EdgeOptions {
             max_queue: DEFAULT_MAX_QUEUE,
             client_token: None,
             safe_lease: SAFE_LEASE,
+            max_poll_bytes: crate::transport::poll_protocol::MAX_POLL_BODY_BYTES,
             fail_first_replies: 0,
         }
     }
@@ -75,6 +88,8 @@ pub struct Edge {
     counters: Counters,
     /// Distinguishes request ids across edge restarts.
     epoch: u64,
+    /// Keys the shard tokens: random per process, so a token cannot be guessed from its id.
+    shard_key: std::collections::hash_map::RandomState,
 }
 
 impl Edge {
@@ -82,16 +97,7 @@ impl Edge {
         let tunnels = options
             .tunnels
             .iter()
-            .map(|(id, token)| {
-                let state = TunnelState {
-                    token: token.clone(),
-                    queue: Mutex::default(),
-                    available: Notify::new(),
-                    open_polls: AtomicUsize::new(0),
-                    last_poll: Mutex::new(None),
-                };
-                (id.clone(), Arc::new(state))
-            })
+            .map(|(id, token)| (id.clone(), Arc::new(TunnelState::new(token.clone()))))
             .collect();
         let epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -103,7 +109,23 @@ impl Edge {
             next_id: AtomicU64::new(1),
             counters: Counters::default(),
             epoch,
+            shard_key: std::collections::hash_map::RandomState::new(),
         })
+    }
+
+    /// A fresh request id: opaque, unique across restarts.
+    fn next_request_id(&self) -> String {
+        format!(
+            "req_{:x}_{}",
+            self.epoch,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// The shard token of a request: 32 hex characters keyed by this process's random key.
+    fn shard_token(&self, request_id: &str) -> String {
+        let half = |salt: u8| self.shard_key.hash_one((salt, request_id));
+        format!("{:016x}{:016x}", half(1), half(2))
     }
 
     /// Offers again the requests that change nothing whose replica went quiet. Runs until
@@ -147,20 +169,23 @@ impl Edge {
 pub fn router(edge: Arc<Edge>) -> Router {
     Router::new()
         .route(
-            "/t/{id}/mcp",
-            post(mcp).get(not_allowed).delete(not_allowed),
+            "/v1/mcp/{id}",
+            post(connector::post)
+                .delete(connector::delete)
+                .get(connector::not_allowed),
         )
-        .route("/v1/tunnels/{id}/poll", get(poll))
+        .route("/v1/tunnels/{id}", get(control::metadata))
+        .route("/v1/tunnels/{id}/poll", get(control::poll))
         // A reply may be as large as the protocol's bound, past axum's default 2 MiB body limit
         // (the handler refuses anything larger with 413 itself).
         .route(
             "/v1/tunnels/{id}/response",
-            post(response).layer(axum::extract::DefaultBodyLimit::max(
+            post(control::response).layer(axum::extract::DefaultBodyLimit::max(
                 crate::transport::poll_protocol::MAX_REPLY_BODY_BYTES + 1,
             )),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics::metrics))
         .with_state(edge)
 }

@@ -2,7 +2,7 @@
 //! progress as `jsonrpc_notify` before a final answer, and the posts themselves, retried only
 //! where a retry cannot deliver anything twice.
 
-use super::{BACKOFF_MIN, Backoff, Shared, retry_after};
+use super::{BACKOFF_MIN, Backoff, Shared, TunnelOptions, retry_after};
 use crate::transport::poll_protocol::{
     CommandType, MAIN_CHANNEL, MAX_REPLY_BODY_BYTES, PolledCommand, Reply, RespType,
     SHARD_TOKEN_HEADER,
@@ -50,7 +50,7 @@ fn unsupported_channel(command: &PolledCommand) -> Reply {
     reply
 }
 
-fn json_content_type() -> BTreeMap<String, Vec<String>> {
+pub(super) fn json_content_type() -> BTreeMap<String, Vec<String>> {
     BTreeMap::from([(
         "Content-Type".to_owned(),
         vec!["application/json".to_owned()],
@@ -220,7 +220,15 @@ async fn post_notify(shared: &Shared, command: &PolledCommand, note: &str) -> bo
         resp_type: RespType::JsonrpcNotify,
     };
     for _ in 0..3 {
-        match send_reply(shared, command, &reply, Duration::from_secs(10)).await {
+        match send_reply(
+            &shared.client,
+            &shared.options,
+            command,
+            &reply,
+            Duration::from_secs(10),
+        )
+        .await
+        {
             Ok((200, _)) => return true,
             Ok((429, after)) => {
                 tokio::time::sleep(after.unwrap_or(BACKOFF_MIN)).await;
@@ -232,18 +240,18 @@ async fn post_notify(shared: &Shared, command: &PolledCommand, note: &str) -> bo
 }
 
 /// One reply post; its status, or the transport error.
-async fn send_reply(
-    shared: &Shared,
+pub(super) async fn send_reply(
+    client: &reqwest::Client,
+    options: &TunnelOptions,
     command: &PolledCommand,
     reply: &Reply,
     timeout: Duration,
 ) -> Result<(u16, Option<Duration>), reqwest::Error> {
-    let base = shared.options.edge.as_str().trim_end_matches('/');
-    let url = format!("{base}/v1/tunnels/{}/response", shared.options.tunnel_id);
-    let mut request = shared
-        .client
+    let base = options.edge.as_str().trim_end_matches('/');
+    let url = format!("{base}/v1/tunnels/{}/response", options.tunnel_id);
+    let mut request = client
         .post(&url)
-        .bearer_auth(&shared.options.token)
+        .bearer_auth(&options.token)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(SHARD_TOKEN_HEADER, &command.shard_token)
         .body(serde_json::to_vec(reply).unwrap_or_default())
@@ -275,7 +283,14 @@ async fn post_reply(
             return;
         }
         let attempt_timeout = left.min(Duration::from_secs(30));
-        let sent = send_reply(shared, command, reply, attempt_timeout).await;
+        let sent = send_reply(
+            &shared.client,
+            &shared.options,
+            command,
+            reply,
+            attempt_timeout,
+        )
+        .await;
         let (retry, wait) = match &sent {
             Ok((200, _)) => {
                 shared.status.replies_posted.fetch_add(1, Ordering::Relaxed);

@@ -18,6 +18,10 @@ use crate::service::HarpoonService;
 use answer::run_command;
 
 mod answer;
+mod check;
+mod egress;
+pub use check::{CheckOutcome, check};
+pub use egress::{Egress, EgressError, redact_userinfo};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::collections::{HashSet, VecDeque};
@@ -51,39 +55,75 @@ pub struct TunnelOptions {
     pub drain_timeout: Duration,
     /// Sent as `OpenAI-Organization` on every request, for organization-backed tunnels.
     pub organization: Option<String>,
+    /// CA roots, client certificate and proxy for the connection to the service only.
+    pub egress: Egress,
 }
 
 /// Why a tunnel stopped on its own.
 #[derive(Debug)]
 pub enum TunnelError {
-    /// 401/403: the edge refused the token. Retrying cannot help.
-    Refused(u16),
-    /// 404: the edge has no such tunnel.
+    /// 401/403: the service refused the key (`code` is the service's error code, when it gave
+    /// one of the expected form). Retrying cannot help.
+    Refused { status: u16, code: Option<String> },
+    /// 404: the service has no such tunnel.
     UnknownTunnel,
     /// 400 on a poll: the service refuses the request itself (a malformed tunnel id).
     BadRequest,
-    /// TLS for the connection to the edge could not be set up.
-    Tls(crate::callout::TlsError),
-    /// The HTTP client could not be set up.
-    Client(reqwest::Error),
+    /// The client to the service could not be set up (TLS files, proxy).
+    Egress(EgressError),
+}
+
+impl TunnelError {
+    /// The fix for a refusal, in the operator's terms.
+    pub fn fix(&self) -> &'static str {
+        match self {
+            TunnelError::Refused { code: Some(c), .. } if c.contains("organization") => {
+                "give the tunnel's organization with --organization (organization-backed tunnels need it)"
+            }
+            TunnelError::Refused { .. } => {
+                "set CONTROL_PLANE_API_KEY to a runtime API key of the tunnel's project with Tunnels Read and Use (Platform: API keys, permissions)"
+            }
+            TunnelError::UnknownTunnel => {
+                "copy the tunnel id from the Platform's tunnel settings into --tunnel-id (and check the key's project owns it)"
+            }
+            TunnelError::BadRequest => {
+                "give --tunnel-id as tunnel_ and 32 lowercase letters or digits"
+            }
+            TunnelError::Egress(_) => "fix the file or proxy named above",
+        }
+    }
+
+    /// Whether the service refused (as opposed to the setup being unusable).
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, TunnelError::Egress(_))
+    }
 }
 
 impl std::fmt::Display for TunnelError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TunnelError::Refused(s) => write!(
-                f,
-                "the service refused the key (HTTP {s}): the key is wrong or lacks Tunnels Use on this tunnel; check CONTROL_PLANE_API_KEY (or the key you gave)"
-            ),
-            TunnelError::UnknownTunnel => {
-                write!(f, "the service knows no such tunnel id; check --tunnel-id")
+            TunnelError::Refused { status, code } => {
+                write!(f, "the service refused the key (HTTP {status}")?;
+                if let Some(c) = code {
+                    write!(f, ", {c}")?;
+                }
+                write!(
+                    f,
+                    "): the key is wrong or lacks Tunnels Use on this tunnel; {}",
+                    self.fix()
+                )
             }
+            TunnelError::UnknownTunnel => write!(
+                f,
+                "the service knows no such tunnel id (HTTP 404); {}",
+                self.fix()
+            ),
             TunnelError::BadRequest => write!(
                 f,
-                "the service refused the poll as malformed; check --tunnel-id (tunnel_ and 32 lowercase letters or digits)"
+                "the service refused the poll as malformed (HTTP 400); {}",
+                self.fix()
             ),
-            TunnelError::Tls(e) => write!(f, "the tunnel could not start: {e}"),
-            TunnelError::Client(e) => write!(f, "the tunnel could not start: {e}"),
+            TunnelError::Egress(e) => write!(f, "the tunnel could not start: {e}"),
         }
     }
 }
@@ -91,10 +131,44 @@ impl std::fmt::Display for TunnelError {
 impl std::error::Error for TunnelError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            TunnelError::Tls(e) => Some(e),
-            TunnelError::Client(e) => Some(e),
+            TunnelError::Egress(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+/// The service's error code from an error body (`{"error": {"code": ...}}`), read up to 64 KiB
+/// and kept only when it is a plain code (`[a-z0-9_]`, at most 64): nothing else of the body
+/// reaches a log.
+async fn error_code(mut resp: reqwest::Response) -> Option<String> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        if body.len() + chunk.len() > 64 * 1024 {
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let v: Value = serde_json::from_slice(&body).ok()?;
+    let code = v
+        .pointer("/error/code")
+        .or_else(|| v.get("code"))?
+        .as_str()?;
+    ((1..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+    .then(|| code.to_owned())
+}
+
+/// The refusal a poll answered 400, 401, 403 or 404 stands for.
+async fn refusal(resp: reqwest::Response) -> TunnelError {
+    match resp.status().as_u16() {
+        s @ (401 | 403) => TunnelError::Refused {
+            status: s,
+            code: error_code(resp).await,
+        },
+        404 => TunnelError::UnknownTunnel,
+        _ => TunnelError::BadRequest,
     }
 }
 
@@ -267,17 +341,8 @@ struct Shared {
     running: Mutex<HashMap<(String, String), CancellationToken>>,
 }
 
-/// Runs the tunnel until `shutdown` is cancelled (then lets commands in flight finish, up to
-/// the drain timeout) or the edge refuses it for good.
-pub async fn run(
-    service: HarpoonService,
-    options: TunnelOptions,
-    status: Arc<TunnelStatus>,
-    shutdown: CancellationToken,
-) -> Result<(), TunnelError> {
-    let tls = crate::callout::client::tls_config()
-        .or_else(|_| crate::callout::client::tls_config_without_roots())
-        .map_err(TunnelError::Tls)?;
+/// The client for the service, with every request's fixed headers.
+fn service_client(options: &TunnelOptions) -> Result<reqwest::Client, TunnelError> {
     let mut headers = reqwest::header::HeaderMap::new();
     let fixed = [
         ("accept", "application/json".to_owned()),
@@ -298,14 +363,18 @@ pub async fn run(
             headers.insert(name, v);
         }
     }
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .tls_backend_preconfigured(tls)
-        .connect_timeout(EDGE_CONNECT_TIMEOUT)
-        .user_agent(concat!("harpoon-tunnel/", env!("CARGO_PKG_VERSION")))
-        .default_headers(headers)
-        .build()
-        .map_err(TunnelError::Client)?;
+    egress::client(&options.egress, headers, EDGE_CONNECT_TIMEOUT).map_err(TunnelError::Egress)
+}
+
+/// Runs the tunnel until `shutdown` is cancelled (then lets commands in flight finish, up to
+/// the drain timeout) or the edge refuses it for good.
+pub async fn run(
+    service: HarpoonService,
+    options: TunnelOptions,
+    status: Arc<TunnelStatus>,
+    shutdown: CancellationToken,
+) -> Result<(), TunnelError> {
+    let client = service_client(&options)?;
     let shared = Arc::new(Shared {
         service,
         client,
@@ -392,20 +461,10 @@ async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result
                     quick = false;
                     None
                 }
-                s @ (401 | 403) => {
-                    tracing::error!(
-                        status = s,
-                        "the service refused the key; stopping: the key is wrong or lacks Tunnels Use on this tunnel"
-                    );
-                    return Err(TunnelError::Refused(s));
-                }
-                404 => {
-                    tracing::error!(tunnel = %o.tunnel_id, "the service has no such tunnel; stopping");
-                    return Err(TunnelError::UnknownTunnel);
-                }
-                400 => {
-                    tracing::error!(tunnel = %o.tunnel_id, "the service refused the poll (a malformed tunnel id?); stopping");
-                    return Err(TunnelError::BadRequest);
+                400 | 401 | 403 | 404 => {
+                    let stop = refusal(resp).await;
+                    tracing::error!(tunnel = %o.tunnel_id, "stopping: {stop}");
+                    return Err(stop);
                 }
                 s => {
                     let wait = retry_after(resp.headers())
