@@ -26,6 +26,7 @@
 //! - [`transport`]: Streamable HTTP, stdio, in-process messages, the tunnel and its edge.
 //! - [`service`]: harpoon as a library, to embed in another program.
 //! - [`telemetry`] and [`metrics`]: logs, the canonical audit event, Prometheus metrics.
+//! - [`import`]: `harpoon import openapi`: an allowlist from an OpenAPI document.
 //! - [`lint`]: the review `harpoon check` prints: findings and what each target grants.
 //! - [`cli`]: the command line, one file per subcommand.
 //! - [`demo`]: the demo REST API behind `serve --demo`.
@@ -43,6 +44,7 @@ pub mod engine;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod import;
 pub mod lint;
 pub mod mcp;
 pub mod metrics;

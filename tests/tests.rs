@@ -12,6 +12,7 @@ mod embed_example;
 mod enforcement;
 mod golden_tools;
 mod hostile_files;
+mod import_openapi;
 mod layout;
 mod lint_findings;
 mod listener_bounds;

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod edge;
 pub mod explain;
+pub mod import;
 pub mod serve;
 pub mod startup;
 pub mod stdio;
@@ -44,6 +45,8 @@ pub enum Command {
     Tunnel(Box<tunnel::TunnelArgs>),
     /// The reference edge, a local model of OpenAI's tunnel service.
     Edge(edge::EdgeArgs),
+    /// Write an allowlist from an API description (read-only unless asked) for review.
+    Import(import::ImportArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -55,5 +58,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stdio(args) => stdio::run(&args),
         Command::Tunnel(args) => tunnel::run(&args),
         Command::Edge(args) => edge::run(&args),
+        Command::Import(args) => import::run(&args),
     }
 }

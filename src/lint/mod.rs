@@ -8,7 +8,7 @@ mod rules;
 
 pub use grants::{Grant, PathGrant, RouteGrant, grants};
 pub use report::{Format, Outcome, render};
-pub use rules::review;
+pub use rules::{MAX_SERVED_TOOLS, review};
 
 use crate::config::Location;
 use serde::Serialize;
@@ -58,6 +58,7 @@ pub enum Code {
     LimitOverBudget,
     RedirectsFollowed,
     ShadowedRule,
+    TooManyTools,
 }
 
 impl Code {
@@ -84,6 +85,7 @@ impl Code {
         Code::LimitOverBudget,
         Code::RedirectsFollowed,
         Code::ShadowedRule,
+        Code::TooManyTools,
     ];
 
     pub fn id(self) -> &'static str {
@@ -199,6 +201,11 @@ impl Code {
                 "shadowed_rule",
                 Warning,
                 "a rule is covered by another rule",
+            ),
+            Code::TooManyTools => (
+                "too_many_tools",
+                Warning,
+                "the allowlists served together publish more tools than many clients accept",
             ),
         }
     }

@@ -21,6 +21,11 @@ pub const REVIEW_CONCURRENCY: u32 = 128;
 /// Calls per second above this to one upstream.
 pub const REVIEW_RATE_PER_SECOND: f64 = 1000.0;
 
+/// Most tools the allowlists served together should publish. OpenAI's API takes at most 128
+/// tools in one request and VS Code's agent mode uses at most 128; other clients refuse longer
+/// lists or silently drop the tail, and every tool's schema costs the model context each turn.
+pub const MAX_SERVED_TOOLS: usize = 128;
+
 /// DNS suffixes and names that mean "internal network".
 const INTERNAL_SUFFIXES: &[&str] = &[
     ".internal",
@@ -53,7 +58,41 @@ pub fn review(policy: &Policy) -> Vec<Finding> {
         routes(&mut f);
         path_rules(&mut f);
     }
+    too_many_tools(policy, &mut out);
     out
+}
+
+/// One finding, at the route whose tool goes past `MAX_SERVED_TOOLS` (counting harpoon's own
+/// tools first, then routes in file order).
+fn too_many_tools(policy: &Policy, out: &mut Vec<Finding>) {
+    let total = policy.tool_names().count();
+    if total <= MAX_SERVED_TOOLS {
+        return;
+    }
+    let mut count = total
+        - policy
+            .targets()
+            .iter()
+            .map(|t| t.routes.len())
+            .sum::<usize>();
+    for t in policy.targets() {
+        for r in &t.routes {
+            count += 1;
+            if count > MAX_SERVED_TOOLS {
+                let mut f = Findings { target: t, out };
+                f.add(
+                    Code::TooManyTools,
+                    &r.location,
+                    format!(
+                        "the allowlists publish {total} tools, more than the {MAX_SERVED_TOOLS} many MCP clients accept or show (route '{}' is tool {count})",
+                        r.name.as_str()
+                    ),
+                    "serve fewer tools together: split the API into several allowlists (`harpoon import openapi --tag` or `--operation`) and serve each on its own",
+                );
+                return;
+            }
+        }
+    }
 }
 
 struct Findings<'a> {

@@ -23,7 +23,7 @@ pub mod template;
 pub mod tool;
 pub mod types;
 
-pub use compile_route::{RESERVED_ARGUMENTS, valid_query_name};
+pub use compile_route::{MAX_ENUM_VALUES, RESERVED_ARGUMENTS, valid_query_name};
 pub use decide::{CallLimits, Decision, Permit, decide};
 pub use deny::DenyReason;
 pub use hop::{HopError, decide_hop};

@@ -40,7 +40,7 @@ impl fmt::Display for Label {
 }
 
 /// FNV-1a, 32 bits: a stable hash (the same on every machine and release) for shortened names.
-fn fnv1a(bytes: &[u8]) -> u32 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5, |h, &b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })
@@ -364,7 +364,7 @@ impl BasePath {
 }
 
 /// Checks `base_url` and splits it into origin and base path.
-pub(super) fn parse_base_url(
+pub fn parse_base_url(
     text: &str,
     allow_http: bool,
 ) -> Result<(Origin, BasePath), (String, String)> {
