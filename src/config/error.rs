@@ -83,13 +83,15 @@ pub enum ErrorKind {
     Network,
     /// A target grants nothing, or a file declares no targets.
     Empty,
+    /// The `authorization` section or an `access` rule is malformed.
+    Authorization,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order. `position` is an exhaustive match, so a new kind does
     /// not compile until it has a place in this list; tests iterate it (every kind a file can
     /// produce has a fixture).
-    pub const ALL: [ErrorKind; 19] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::Io,
         ErrorKind::TooLarge,
         ErrorKind::NoFiles,
@@ -109,6 +111,7 @@ impl ErrorKind {
         ErrorKind::Limit,
         ErrorKind::Network,
         ErrorKind::Empty,
+        ErrorKind::Authorization,
     ];
 
     /// This kind's index in `ALL`.
@@ -133,6 +136,7 @@ impl ErrorKind {
             ErrorKind::Limit => 16,
             ErrorKind::Network => 17,
             ErrorKind::Empty => 18,
+            ErrorKind::Authorization => 19,
         }
     }
 
@@ -167,6 +171,7 @@ impl ErrorKind {
             ErrorKind::Limit => "limit",
             ErrorKind::Network => "network",
             ErrorKind::Empty => "empty",
+            ErrorKind::Authorization => "authorization",
         }
     }
 }
