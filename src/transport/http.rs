@@ -126,7 +126,8 @@ pub fn router(
         )
         .layer(middleware::from_fn_with_state(gate, limit_sessions))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
-        .layer(middleware::from_fn_with_state(
+        // Only `/mcp` itself: an unknown path stays a 404, not a challenge.
+        .route_layer(middleware::from_fn_with_state(
             service.clone(),
             oauth::authorize,
         ));

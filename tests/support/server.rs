@@ -39,7 +39,11 @@ pub async fn start_with(yaml: &str, options: HttpOptions, limits: ListenLimits) 
 }
 
 /// Serves an already made service (tests that set its options).
-pub async fn serve(service: HarpoonService, options: HttpOptions, limits: ListenLimits) -> TestServer {
+pub async fn serve(
+    service: HarpoonService,
+    options: HttpOptions,
+    limits: ListenLimits,
+) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
