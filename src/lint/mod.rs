@@ -58,6 +58,7 @@ pub enum Code {
     LimitOverBudget,
     RedirectsFollowed,
     ShadowedRule,
+    NoAuthorization,
 }
 
 impl Code {
@@ -84,6 +85,7 @@ impl Code {
         Code::LimitOverBudget,
         Code::RedirectsFollowed,
         Code::ShadowedRule,
+        Code::NoAuthorization,
     ];
 
     pub fn id(self) -> &'static str {
@@ -199,6 +201,11 @@ impl Code {
                 "shadowed_rule",
                 Warning,
                 "a rule is covered by another rule",
+            ),
+            Code::NoAuthorization => (
+                "no_authorization",
+                Note,
+                "no authorization section: every caller of the endpoint may use every tool",
             ),
         }
     }
