@@ -454,3 +454,147 @@ async fn an_anonymous_in_process_caller_sees_no_tools() {
     let reply: Value = serde_json::from_str(&reply).expect("json");
     assert_eq!(tool_names(&reply), Vec::<String>::new(), "{reply}");
 }
+
+/// A scripted tunnel service: one poll answers `commands`, later polls are empty; every reply
+/// post is recorded. It stops with the test's runtime.
+async fn tunnel_service(
+    commands: Value,
+) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::response::IntoResponse;
+    let batch = Arc::new(std::sync::Mutex::new(Some(commands)));
+    let posts: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let recorded = Arc::clone(&posts);
+    let app = axum::Router::new()
+        .route(
+            "/v1/tunnels/{id}/poll",
+            axum::routing::get(move || {
+                let next = batch.lock().expect("lock").take();
+                async move {
+                    match next {
+                        Some(b) => (axum::http::StatusCode::OK, b.to_string()).into_response(),
+                        None => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            axum::http::StatusCode::NO_CONTENT.into_response()
+                        }
+                    }
+                }
+            }),
+        )
+        .route(
+            "/v1/tunnels/{id}/response",
+            axum::routing::post(move |body: String| {
+                let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                recorded.lock().expect("lock").push(v);
+                async { (axum::http::StatusCode::OK, r#"{"status":"ok"}"#) }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, posts)
+}
+
+#[tokio::test]
+async fn the_tunnel_checks_the_callers_authorization_header_the_same_way() {
+    use harpoon::transport::tunnel::{self, TunnelOptions, TunnelStatus};
+    let key = Key::es256("k1");
+    let s = setup(&[&key], Duration::ZERO).await;
+    let reader = key.sign(&s.issuer.claims(RESOURCE, "api.read"));
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {}});
+    let call = |rid: &str, tool: &str, auth: Option<&str>| {
+        let mut headers = json!({});
+        if let Some(a) = auth {
+            headers["Authorization"] = json!([format!("Bearer {a}")]);
+        }
+        json!({"request_id": rid, "shard_token": "s", "command_type": "jsonrpc", "channel": "main",
+            "created_at": "2026-01-01T00:00:00Z", "response_timeout": "20s", "headers": headers,
+            "jsonrpc": {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": tool, "arguments": {"id": "t1"}, "_meta": meta}}})
+    };
+    let commands = json!({"commands": [
+        call("none", "api_get_item", None),
+        call("forged", "api_get_item", Some(&unsigned(&s.issuer.claims(RESOURCE, "api.read")))),
+        call("read", "api_get_item", Some(&reader)),
+        call("write", "api_delete_item", Some(&reader)),
+        {"request_id": "oauth", "shard_token": "s", "command_type": "oauth_discovery", "channel": "main",
+            "created_at": "2026-01-01T00:00:00Z"},
+    ]});
+    let (addr, posts) = tunnel_service(commands).await;
+    let options = TunnelOptions {
+        edge: format!("http://{addr}").parse().expect("url"),
+        tunnel_id: "t1".into(),
+        token: "tunnel-secret".into(),
+        max_in_flight: 4,
+        poll_timeout: Duration::from_millis(500),
+        drain_timeout: Duration::from_secs(5),
+        organization: None,
+    };
+    let stop = CancellationToken::new();
+    let status = Arc::new(TunnelStatus::default());
+    tokio::spawn(tunnel::run(
+        s.harpoon.service.clone(),
+        options,
+        status,
+        stop.clone(),
+    ));
+    let mut by_id = BTreeMap::new();
+    for _ in 0..1000 {
+        by_id = posts
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|p| (p["request_id"].as_str().unwrap_or("").to_owned(), p.clone()))
+            .collect::<BTreeMap<String, Value>>();
+        if by_id.len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    assert_eq!(by_id.len(), 5, "{by_id:?}");
+    let none = &by_id["none"];
+    assert_eq!(none["resp_code"], 401);
+    assert_eq!(
+        none["resp_headers"]["WWW-Authenticate"],
+        json!([format!("Bearer resource_metadata=\"{METADATA}\"")])
+    );
+    let forged = &by_id["forged"];
+    assert_eq!(forged["resp_code"], 401);
+    assert_eq!(
+        forged["resp_headers"]["WWW-Authenticate"],
+        json!([invalid_token("algorithm_not_accepted")])
+    );
+    assert_eq!(forged["resp_json"]["reason"], "algorithm_not_accepted");
+    let read = &by_id["read"];
+    assert_eq!(read["resp_code"], 200);
+    assert_eq!(
+        read["resp_json"]["result"]["structuredContent"]["status"], 200,
+        "{read}"
+    );
+    let write = &by_id["write"];
+    assert_eq!(write["resp_json"]["result"]["isError"], true, "{write}");
+    let text = write["resp_json"]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or("");
+    assert!(text.starts_with("insufficient_scope: "), "{text}");
+    let oauth = &by_id["oauth"];
+    assert_eq!(oauth["resp_type"], "oauth_discovery_response");
+    assert_eq!(oauth["resp_code"], 200);
+    assert_eq!(oauth["resp_json"]["resource"], RESOURCE);
+    assert_eq!(
+        oauth["resp_json"]["authorization_servers"],
+        json!([s.issuer.id()])
+    );
+    // Only the permitted read reached the upstream, with the injected credential, not the token.
+    let seen = s.upstream.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some("Bearer s3cret-token-value")
+    );
+}

@@ -148,3 +148,31 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     )
         .into_response()
 }
+
+/// Why a caller's `Authorization` header (from a transport without an HTTP request of its own:
+/// the tunnel) was refused: the 401's challenge and JSON body.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub challenge: String,
+    pub body: Value,
+}
+
+/// The caller an `Authorization` header value proves, for transports that carry headers in
+/// their own messages (the tunnel's commands). `Ok(None)` when no authorization is configured.
+pub async fn authorize_header(
+    service: &HarpoonService,
+    authorization: Option<&str>,
+) -> Result<Option<Caller>, Refusal> {
+    let Some(authorizer) = service.authorizer() else {
+        return Ok(None);
+    };
+    let token = authorization.and_then(|v| v.strip_prefix("Bearer "));
+    match authorizer.authorize(token).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) => Err(Refusal {
+            challenge: unauthorized_challenge(&authorizer.config().metadata_url(), &e),
+            body: json!({"error": if e == TokenError::Missing { "unauthorized" } else { "invalid_token" },
+                "reason": e.code(), "error_description": e.to_string()}),
+        }),
+    }
+}
