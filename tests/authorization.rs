@@ -598,3 +598,74 @@ async fn the_tunnel_checks_the_callers_authorization_header_the_same_way() {
         Some("Bearer s3cret-token-value")
     );
 }
+
+#[test]
+fn a_required_claim_must_be_in_the_token_and_only_one_file_may_authorize() {
+    let yaml = r#"
+version: 1
+authorization:
+  resource: https://mcp.example.test/mcp
+  algorithms: [ES256]
+  issuers: [{ issuer: "https://as.example" }]
+targets:
+  - label: api
+    base_url: https://api.example.test
+    access: { scopes: [api.read], claims: { tenant: acme } }
+    routes: [{ name: get, method: GET, path: "/x" }]
+"#;
+    let policy = crate::support::engine::policy(yaml);
+    let (target, route) = policy.route_tool("api_get").expect("tool");
+    let with_tenant = |tenant: &[&str]| {
+        let mut c = token_caller(&["api.read"]);
+        if let Caller::Token(t) = &mut c {
+            let t = Arc::make_mut(t);
+            t.claims.insert(
+                "tenant".into(),
+                tenant.iter().map(|s| (*s).to_owned()).collect(),
+            );
+        }
+        c
+    };
+    assert_eq!(
+        policy.may_use(&with_tenant(&["acme"]), target, Some(route)),
+        Ok(())
+    );
+    assert_eq!(
+        policy.may_use(&with_tenant(&["other", "acme"]), target, Some(route)),
+        Ok(())
+    );
+    let denied = policy
+        .may_use(&with_tenant(&["other"]), target, Some(route))
+        .expect_err("wrong tenant");
+    assert_eq!(denied.claims, ["tenant"]);
+    assert!(
+        policy
+            .may_use(&Caller::Anonymous, target, Some(route))
+            .is_err()
+    );
+    assert_eq!(policy.may_use(&Caller::Local, target, Some(route)), Ok(()));
+
+    // A second file with its own section is refused where it stands.
+    let name: Arc<str> = Arc::from("second.yaml");
+    let second = yaml.replace("label: api", "label: api2");
+    let files = [
+        harpoon::config::LoadedFile {
+            name: Arc::from("first.yaml"),
+            raw: harpoon::config::parse(&Arc::from("first.yaml"), yaml.as_bytes()).expect("yaml"),
+        },
+        harpoon::config::LoadedFile {
+            name: Arc::clone(&name),
+            raw: harpoon::config::parse(&name, second.as_bytes()).expect("yaml"),
+        },
+    ];
+    let errors = harpoon::policy::Policy::compile_with_env(
+        &files,
+        harpoon::policy::SecretMode::Resolve,
+        &crate::support::no_secrets,
+    )
+    .expect_err("two sections");
+    assert_eq!(
+        errors.to_string(),
+        "error: second.yaml:4:3: authorization is already declared at first.yaml:4:3; keep one authorization section across all loaded files"
+    );
+}
