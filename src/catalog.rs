@@ -5,8 +5,8 @@
 
 use crate::policy::request::CallTargetArgument;
 use crate::policy::{
-    CALL_TARGET, LIST_TARGETS, Method, MethodSet, Policy, QueryRule, Route, Target, ToolKind,
-    UpstreamTool,
+    CALL_TARGET, Caller, LIST_TARGETS, Method, MethodSet, Policy, QueryRule, Route, Target,
+    ToolKind, UpstreamTool,
 };
 use serde_json::{Map, Value, json};
 
@@ -32,23 +32,42 @@ pub struct Annotations {
 /// Every tool of the policy, in a stable order: `list_targets` and `call_target` first (as in
 /// tunnel-client), then route tools sorted by name.
 pub fn build(policy: &Policy) -> Vec<ToolDef> {
+    build_for(policy, &Caller::Local)
+}
+
+/// The tools `caller` may use: route tools whose target's and route's `access` its token
+/// satisfies, and `list_targets`/`call_target` when some target with `paths` is open to it
+/// (`call_target`'s `label` then lists only those).
+pub fn build_for(policy: &Policy, caller: &Caller) -> Vec<ToolDef> {
+    let open = |t: &Target| !t.paths.is_empty() && policy.may_use(caller, t, None).is_ok();
+    let any_open = policy.targets().iter().any(open);
     policy
         .tool_names()
         .filter_map(|name| policy.tool(name))
-        .map(|tool| match tool {
-            ToolKind::ListTargets => list_targets_tool(),
-            ToolKind::Upstream(UpstreamTool::CallTarget) => call_target_tool(policy),
-            ToolKind::Upstream(UpstreamTool::Route { target, route }) => route_tool(target, route),
+        .filter_map(|tool| match tool {
+            ToolKind::ListTargets => any_open.then(list_targets_tool),
+            ToolKind::Upstream(UpstreamTool::CallTarget) => {
+                any_open.then(|| call_target_tool(policy, &open))
+            }
+            ToolKind::Upstream(UpstreamTool::Route { target, route }) => policy
+                .may_use(caller, target, Some(route))
+                .is_ok()
+                .then(|| route_tool(target, route)),
         })
         .collect()
 }
 
 /// `list_targets`: the targets `call_target` can reach, what each grants, never a URL.
 pub fn list_targets(policy: &Policy) -> Value {
+    list_targets_for(policy, &Caller::Local)
+}
+
+/// The same, for the targets `caller` may use.
+pub fn list_targets_for(policy: &Policy, caller: &Caller) -> Value {
     let targets: Vec<Value> = policy
         .targets()
         .iter()
-        .filter(|t| !t.paths.is_empty())
+        .filter(|t| !t.paths.is_empty() && policy.may_use(caller, t, None).is_ok())
         .map(|t| {
             let methods: Vec<&str> = t.paths.methods().iter().map(|m| m.as_str()).collect();
             let paths: Vec<Value> = t
@@ -251,12 +270,8 @@ fn list_targets_tool() -> ToolDef {
     }
 }
 
-fn call_target_tool(policy: &Policy) -> ToolDef {
-    let with_paths: Vec<&Target> = policy
-        .targets()
-        .iter()
-        .filter(|t| !t.paths.is_empty())
-        .collect();
+fn call_target_tool(policy: &Policy, open: &dyn Fn(&Target) -> bool) -> ToolDef {
+    let with_paths: Vec<&Target> = policy.targets().iter().filter(|t| open(t)).collect();
     let labels: Vec<&str> = with_paths.iter().map(|t| t.label.as_str()).collect();
     let methods = with_paths
         .iter()

@@ -7,7 +7,7 @@ use crate::catalog;
 use crate::metrics::Metrics;
 use crate::policy::request::check_list_targets;
 use crate::policy::{
-    CallRequest, Decision, DenyReason, Permit, Policy, ToolKind, UpstreamTool, decide,
+    CallRequest, Caller, Decision, DenyReason, Permit, Policy, ToolKind, UpstreamTool, decide,
 };
 use crate::progress::{NoProgress, Progress, Stage};
 use crate::telemetry::{self, CallRecord};
@@ -88,7 +88,8 @@ impl Engine {
         &self.callout
     }
 
-    /// Runs tool `name` with `arguments`. `cancel` aborts the upstream call.
+    /// Runs tool `name` with `arguments` for the local caller (the embedding program, which
+    /// the allowlists' `access` rules do not narrow). `cancel` aborts the upstream call.
     pub async fn call(
         &self,
         name: &str,
@@ -107,17 +108,32 @@ impl Engine {
         cancel: &CancellationToken,
         progress: &dyn Progress,
     ) -> Outcome {
+        self.call_as(&Caller::Local, name, arguments, cancel, progress)
+            .await
+    }
+
+    /// Runs tool `name` for `caller`: a tool its token's scopes do not allow is refused with
+    /// `insufficient_scope` before anything else is looked at.
+    pub async fn call_as(
+        &self,
+        caller: &Caller,
+        name: &str,
+        arguments: Option<&Map<String, Value>>,
+        cancel: &CancellationToken,
+        progress: &dyn Progress,
+    ) -> Outcome {
         let started = Instant::now();
         let mut subject = Subject::default();
         let outcome = self
-            .run(name, arguments, cancel, progress, &mut subject)
+            .run(caller, name, arguments, cancel, progress, &mut subject)
             .await;
-        self.audit(name, &subject, &outcome, started);
+        self.audit(name, caller, &subject, &outcome, started);
         outcome
     }
 
     async fn run<'p>(
         &'p self,
+        caller: &Caller,
         name: &str,
         arguments: Option<&Map<String, Value>>,
         cancel: &CancellationToken,
@@ -131,7 +147,7 @@ impl Engine {
                 return match check_list_targets(arguments) {
                     Ok(()) => {
                         subject.allowed = true;
-                        Outcome::Targets(catalog::list_targets(policy))
+                        Outcome::Targets(catalog::list_targets_for(policy, caller))
                     }
                     Err(e) => Outcome::Denied(DenyReason::BadArgument(e)),
                 };
@@ -141,13 +157,23 @@ impl Engine {
         if let UpstreamTool::Route { target, route } = tool {
             subject.target = target.label.as_str();
             subject.method = route.method.as_str();
+            if let Err(d) = policy.may_use(caller, target, Some(route)) {
+                return Outcome::Denied(DenyReason::InsufficientScope(d));
+            }
         }
         let request = match CallRequest::parse(tool, arguments) {
             Ok(r) => r,
             Err(e) => return Outcome::Denied(DenyReason::BadArgument(e)),
         };
-        if let CallRequest::Target(t) = &request {
-            subject.target = policy.target(&t.label).map_or("", |t| t.label.as_str());
+        if let CallRequest::Target(t) = &request
+            && let Some(target) = policy.target(&t.label)
+        {
+            subject.target = target.label.as_str();
+            // A target the caller may not use answers like one that does not exist would
+            // not: the caller learns it needs scopes, and which, but nothing more.
+            if let Err(d) = policy.may_use(caller, target, None) {
+                return Outcome::Denied(DenyReason::InsufficientScope(d));
+            }
         }
         let permit = match decide(policy, &request) {
             Decision::Allow(p) => p,
@@ -162,7 +188,23 @@ impl Engine {
     }
 
     /// Builds the call's one record, emits the audit event and counts the call.
-    fn audit(&self, tool: &str, subject: &Subject, outcome: &Outcome, started: Instant) {
+    fn audit(
+        &self,
+        tool: &str,
+        caller: &Caller,
+        subject: &Subject,
+        outcome: &Outcome,
+        started: Instant,
+    ) {
+        let (kind, sub, client) = match caller {
+            Caller::Local => ("local", "", ""),
+            Caller::Anonymous => ("anonymous", "", ""),
+            Caller::Token(t) => (
+                "token",
+                t.subject.as_deref().unwrap_or(""),
+                t.client_id.as_deref().unwrap_or(""),
+            ),
+        };
         let response = match outcome {
             Outcome::Response(r) => Some(r),
             _ => None,
@@ -180,6 +222,9 @@ impl Engine {
             truncated: response.is_some_and(|r| r.truncated),
             redirects: response.map_or(0, |r| r.redirects),
             duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            caller: kind,
+            subject: bounded(sub),
+            client_id: bounded(client),
         };
         telemetry::audit(&record);
         self.metrics.record(&record);
@@ -193,5 +238,16 @@ impl<'p> Subject<'p> {
         self.path = permit.path().to_owned();
         self.bytes_out = permit.body().len() as u64;
         self.allowed = true;
+    }
+}
+
+/// Most characters of a token's `sub` or client id written to the audit log: identifiers are
+/// short, and a log line stays bounded whatever a token carries.
+const MAX_LOGGED_ID_CHARS: usize = 256;
+
+fn bounded(s: &str) -> &str {
+    match s.char_indices().nth(MAX_LOGGED_ID_CHARS) {
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }

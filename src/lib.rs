@@ -16,6 +16,7 @@
 //! - [`config`]: allowlist files read within bounds into raw, untrusted structs.
 //! - [`policy`]: the compiled, immutable `Policy`, its newtypes, `Policy::tool` (the one place a
 //!   tool name is resolved), and `decide`, the only maker of a `Permit`.
+//! - [`auth`]: harpoon as an OAuth 2.1 resource server: access tokens checked, callers made.
 //! - [`callout`]: the only way to an upstream: sends a `Permit`, bounded and pinned. (The
 //!   tunnel's connection to its service is the one other client; it carries MCP messages.)
 //! - [`engine`]: one tool call from arguments to outcome: resolve, parse, decide, send, audit.
@@ -35,6 +36,7 @@
 //!   the fuzz targets' entry points, their properties and independent references.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod callout;
 pub mod catalog;
 pub mod cli;

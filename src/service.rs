@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::auth::{Authorizer, FetchContext};
 use crate::callout::{Callout, HostResolver, OwnListeners, SystemResolver, TlsError};
 use crate::config::{self, ConfigErrors};
 use crate::engine::Engine;
@@ -31,6 +32,9 @@ pub struct ServiceOptions {
     pub resolver: Arc<dyn HostResolver>,
     /// Addresses harpoon listens on, which no target may reach. Add to it after binding.
     pub own_listeners: OwnListeners,
+    /// Least time between two fetches of an issuer's keys caused by tokens naming unknown
+    /// keys (`auth::REFRESH_INTERVAL` by default).
+    pub key_refresh_interval: std::time::Duration,
 }
 
 impl Default for ServiceOptions {
@@ -38,6 +42,7 @@ impl Default for ServiceOptions {
         Self {
             resolver: Arc::new(SystemResolver),
             own_listeners: OwnListeners::default(),
+            key_refresh_interval: crate::auth::REFRESH_INTERVAL,
         }
     }
 }
@@ -74,6 +79,8 @@ impl std::error::Error for ServiceError {
 #[derive(Clone)]
 pub struct HarpoonService {
     handler: McpHandler,
+    /// Checks callers' access tokens, when the policy has an `authorization` section.
+    authorizer: Option<Arc<Authorizer>>,
 }
 
 impl HarpoonService {
@@ -89,12 +96,25 @@ impl HarpoonService {
     pub fn from_policy(policy: Arc<Policy>, options: ServiceOptions) -> Result<Self, ServiceError> {
         let callout = Callout::new(&policy, options.resolver, options.own_listeners)
             .map_err(ServiceError::Tls)?;
+        let fetch = FetchContext {
+            tls: callout.tls().clone(),
+            resolver: Arc::clone(callout.resolver()),
+            own: callout.own_listeners().clone(),
+            refresh_interval: options.key_refresh_interval,
+        };
+        let authorizer = Authorizer::for_policy(&policy, fetch).map(Arc::new);
         Ok(Self {
             handler: McpHandler::with_tracker(
                 Arc::new(Engine::new(policy, callout)),
                 Arc::new(CallTracker::default()),
             ),
+            authorizer,
         })
+    }
+
+    /// The access-token checker, when the policy configures authorization.
+    pub fn authorizer(&self) -> Option<&Arc<Authorizer>> {
+        self.authorizer.as_ref()
     }
 
     /// The rmcp `ServerHandler`: serve it over any rmcp transport.
@@ -139,6 +159,8 @@ impl HarpoonService {
     }
 
     /// Handles one JSON-RPC message in process and returns the reply, if the message wants one.
+    /// The message's caller is anonymous: with authorization configured it may use nothing
+    /// (`mcp::inprocess::handle_relaying_as` names the caller).
     pub async fn handle_message(&self, raw: &str, cancel: CancellationToken) -> Option<String> {
         crate::mcp::inprocess::handle(self.handler.clone(), raw, cancel).await
     }

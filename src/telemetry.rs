@@ -61,6 +61,12 @@ pub struct CallRecord<'a> {
     pub truncated: bool,
     pub redirects: u8,
     pub duration_us: u64,
+    /// `local`, `anonymous` or `token`: how the caller was established.
+    pub caller: &'a str,
+    /// The token's `sub` and client id (`client_id` or `azp`), when a token was validated;
+    /// the token itself is never recorded.
+    pub subject: &'a str,
+    pub client_id: &'a str,
 }
 
 /// Emits the canonical audit event for one call.
@@ -79,6 +85,9 @@ pub fn audit(r: &CallRecord) {
         truncated = r.truncated,
         redirects = r.redirects,
         duration_us = r.duration_us,
+        caller = r.caller,
+        subject = r.subject,
+        client_id = r.client_id,
         "call"
     );
 }

@@ -60,10 +60,14 @@ async fn served(service: &HarpoonService, tool: &str, args: &Value) -> Verdict {
     let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
     let message = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": tool, "arguments": args, "_meta": meta}});
-    let reply = service
-        .handle_message(&message.to_string(), CancellationToken::new())
-        .await
-        .expect("a request gets a reply");
+    // `explain` answers for the local caller (it has no token), so serve does too.
+    let reply = harpoon::mcp::inprocess::handle(
+        service.handler().local(),
+        &message.to_string(),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("a request gets a reply");
     let reply: Value = serde_json::from_str(&reply).expect("json");
     if reply["error"]["code"] == -32602 {
         return Verdict::UnknownTool;

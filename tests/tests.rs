@@ -4,6 +4,7 @@ mod support;
 
 mod allowlist_errors;
 mod audit;
+mod authorization;
 mod callout;
 mod check_cli;
 mod dispatch;

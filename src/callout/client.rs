@@ -7,6 +7,7 @@ use super::failure::{FailureStage, NetworkFailure};
 use super::peer_check::PeerCheckLayer;
 use super::resolver::{FilteringResolver, HostResolver};
 use crate::policy::Target;
+use crate::policy::net::NetworkPolicy;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,6 +73,23 @@ pub(super) fn build(
     resolver: &Arc<dyn HostResolver>,
     own: &OwnListeners,
 ) -> Result<reqwest::Client, NetworkFailure> {
+    restricted_builder(&target.network, target.origin.port, tls, resolver, own)
+        .connect_timeout(target.limits.connect_timeout)
+        .pool_max_idle_per_host(target.limits.concurrency as usize)
+        .build()
+        .map_err(|e| NetworkFailure::new(FailureStage::ClientSetup, &e))
+}
+
+/// A client builder held to `network` (resolver filter and connect-time peer check) for a
+/// server on `port`, with the settings every harpoon client shares: no proxy, no redirects, no
+/// retries, HTTP/1. Upstream targets and authorization servers are both reached through it.
+pub fn restricted_builder(
+    network: &NetworkPolicy,
+    port: u16,
+    tls: Option<&rustls::ClientConfig>,
+    resolver: &Arc<dyn HostResolver>,
+    own: &OwnListeners,
+) -> reqwest::ClientBuilder {
     let mut builder = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -80,24 +98,20 @@ pub(super) fn build(
         .http1_only()
         .http1_max_headers(MAX_RESPONSE_HEADERS)
         .tcp_nodelay(true)
-        .connect_timeout(target.limits.connect_timeout)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .pool_max_idle_per_host(target.limits.concurrency as usize)
         .user_agent(concat!("harpoon/", env!("CARGO_PKG_VERSION")))
         .dns_resolver(Arc::new(FilteringResolver {
             inner: Arc::clone(resolver),
-            network: target.network.clone(),
+            network: network.clone(),
             own: own.clone(),
-            port: target.origin.port,
+            port,
         }))
         .connector_layer(PeerCheckLayer {
-            network: target.network.clone(),
+            network: network.clone(),
             own: own.clone(),
         });
     if let Some(tls) = tls {
         builder = builder.tls_backend_preconfigured(tls.clone());
     }
     builder
-        .build()
-        .map_err(|e| NetworkFailure::new(FailureStage::ClientSetup, &e))
 }

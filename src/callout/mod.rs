@@ -84,6 +84,16 @@ impl Callout {
         &self.own
     }
 
+    /// The TLS settings and resolver upstream calls use; the authorization layer reaches
+    /// issuers with the same.
+    pub fn tls(&self) -> &rustls::ClientConfig {
+        &self.tls
+    }
+
+    pub fn resolver(&self) -> &Arc<dyn HostResolver> {
+        &self.resolver
+    }
+
     /// The runtime of `target`. The engine pairs each callout with the policy it was made for,
     /// so the index is in range; a target of another policy is refused, never sent.
     fn runtime(&self, target: &Target) -> Result<&TargetRuntime, CallError> {

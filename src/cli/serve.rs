@@ -23,8 +23,9 @@ Examples:
   harpoon serve --allowlist allowlists/ --listen 127.0.0.1:8787
 
 A client connects to http://LISTEN/mcp (Streamable HTTP; protocol 2025-11-25 and 2026-07-28).
-Listening on a non-loopback address needs --allow-remote and a token in HARPOON_TOKEN, which
-clients then send as `Authorization: Bearer <token>`.")]
+Listening on a non-loopback address needs --allow-remote and either a token in HARPOON_TOKEN,
+which clients then send as `Authorization: Bearer <token>`, or an `authorization` section in the
+allowlists (OAuth access tokens, docs/authorization.md).")]
 pub struct ServeArgs {
     /// Allowlist files, or directories of them (repeat the flag, or separate with commas).
     #[arg(
@@ -83,7 +84,10 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     run_serving(&args.log, serve(args))
 }
 
-fn http_options(args: &ServeArgs) -> Result<HttpOptions, String> {
+fn http_options(
+    args: &ServeArgs,
+    authorization: Option<&crate::policy::AuthorizationPolicy>,
+) -> Result<HttpOptions, String> {
     let mut options = HttpOptions::loopback();
     options
         .allowed_hosts
@@ -94,6 +98,17 @@ fn http_options(args: &ServeArgs) -> Result<HttpOptions, String> {
     options.token = std::env::var("HARPOON_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
+    if let Some(auth) = authorization {
+        if options.token.is_some() {
+            return Err("error: HARPOON_TOKEN is set and the allowlists have an authorization section; both claim the Authorization header, so unset HARPOON_TOKEN (callers present OAuth access tokens)".into());
+        }
+        // Clients reach harpoon under its resource URL's host: accept that Host header.
+        if let Some(host) = auth.resource.host_str() {
+            options
+                .allowed_hosts
+                .push(host.trim_matches(['[', ']']).to_owned());
+        }
+    }
     options.sessions = SessionLimits {
         max_sessions: args.max_sessions,
         idle_timeout: args.session_idle_timeout,
@@ -105,8 +120,8 @@ fn http_options(args: &ServeArgs) -> Result<HttpOptions, String> {
                 args.listen
             ));
         }
-        if options.token.is_none() {
-            return Err("error: --allow-remote needs a bearer token in HARPOON_TOKEN".into());
+        if options.token.is_none() && authorization.is_none() {
+            return Err("error: --allow-remote needs a bearer token in HARPOON_TOKEN, or an authorization section in the allowlists".into());
         }
         if !args.listen.ip().is_unspecified() {
             options.allowed_hosts.push(args.listen.ip().to_string());
@@ -116,7 +131,6 @@ fn http_options(args: &ServeArgs) -> Result<HttpOptions, String> {
 }
 
 async fn serve(args: &ServeArgs) -> Result<(), String> {
-    let options = http_options(args)?;
     let shutdown = CancellationToken::new();
     let policy = if args.demo {
         let token = demo::token();
@@ -132,6 +146,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     } else {
         load_policy(&args.allowlists)?
     };
+    let options = http_options(args, policy.authorization())?;
     let service = HarpoonService::from_policy(policy, ServiceOptions::default())
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -98,6 +98,8 @@ error_kinds! {
     Network,
     /// A target grants nothing, or a file declares no targets.
     Empty,
+    /// The `authorization` section or an `access` rule is malformed.
+    Authorization,
 }
 
 impl ErrorKind {
@@ -132,6 +134,7 @@ impl ErrorKind {
             ErrorKind::Limit => "limit",
             ErrorKind::Network => "network",
             ErrorKind::Empty => "empty",
+            ErrorKind::Authorization => "authorization",
         }
     }
 }

@@ -12,7 +12,48 @@ use std::collections::BTreeMap;
 pub struct RawAllowlist {
     /// Format version; only 1 exists.
     pub version: Spanned<u32>,
+    /// Who may call: harpoon as an OAuth 2.1 resource server. At most one file has it.
+    #[serde(default)]
+    pub authorization: Option<Spanned<RawAuthorization>>,
     pub targets: Vec<RawTarget>,
+}
+
+/// The `authorization` section: the resource harpoon is, and whose tokens it accepts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthorization {
+    /// harpoon's resource URL (RFC 8707): the audience a token must name.
+    pub resource: Spanned<String>,
+    /// Signing algorithms accepted (`RS256`, `ES256`, `EdDSA`, ...).
+    pub algorithms: Vec<Spanned<String>>,
+    pub issuers: Vec<Spanned<RawIssuer>>,
+}
+
+/// One authorization server whose tokens are accepted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIssuer {
+    /// The issuer identifier, exactly as tokens' `iss` and its metadata's `issuer` spell it.
+    pub issuer: Spanned<String>,
+    /// Where its keys are; when absent, its RFC 8414 metadata's `jwks_uri`.
+    #[serde(default)]
+    pub jwks_uri: Option<Spanned<String>>,
+    /// The peer-address rule for reaching it, as for a target.
+    #[serde(default)]
+    pub network: Option<RawNetwork>,
+    #[serde(default)]
+    pub dangerous: Option<Spanned<RawDangerous>>,
+}
+
+/// `access`: what a caller's token must carry to use a target or a route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccess {
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
+    /// Claim name -> the string value it must have (or contain, when the claim is an array).
+    #[serde(default)]
+    pub claims: BTreeMap<String, Spanned<String>>,
 }
 
 /// One labeled upstream: an origin and base path, and what may be done there.
@@ -39,6 +80,9 @@ pub struct RawTarget {
     pub redirects: Option<Spanned<u32>>,
     #[serde(default)]
     pub dangerous: Option<Spanned<RawDangerous>>,
+    /// Scopes and claims a caller needs for every tool of this target.
+    #[serde(default)]
+    pub access: Option<Spanned<RawAccess>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +139,9 @@ pub struct RawRoute {
     pub query: BTreeMap<String, Spanned<RawParam>>,
     #[serde(default)]
     pub body: Option<Spanned<RawBody>>,
+    /// Scopes and claims a caller needs for this route, on top of the target's.
+    #[serde(default)]
+    pub access: Option<Spanned<RawAccess>>,
 }
 
 /// A path or query parameter declaration.

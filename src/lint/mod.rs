@@ -59,6 +59,7 @@ pub enum Code {
     RedirectsFollowed,
     ShadowedRule,
     TooManyTools,
+    NoAuthorization,
 }
 
 impl Code {
@@ -86,6 +87,7 @@ impl Code {
         Code::RedirectsFollowed,
         Code::ShadowedRule,
         Code::TooManyTools,
+        Code::NoAuthorization,
     ];
 
     pub fn id(self) -> &'static str {
@@ -206,6 +208,11 @@ impl Code {
                 "too_many_tools",
                 Warning,
                 "the allowlists served together publish more tools than many clients accept",
+            ),
+            Code::NoAuthorization => (
+                "no_authorization",
+                Note,
+                "no authorization section: every caller of the endpoint may use every tool",
             ),
         }
     }

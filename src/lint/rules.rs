@@ -59,6 +59,7 @@ pub fn review(policy: &Policy) -> Vec<Finding> {
         path_rules(&mut f);
     }
     too_many_tools(policy, &mut out);
+    endpoint(policy, &mut out);
     out
 }
 
@@ -91,6 +92,44 @@ fn too_many_tools(policy: &Policy, out: &mut Vec<Finding>) {
                 );
                 return;
             }
+        }
+    }
+}
+
+/// Findings about the endpoint as a whole: who may call it.
+fn endpoint(policy: &Policy, out: &mut Vec<Finding>) {
+    let Some(auth) = policy.authorization() else {
+        if let Some(file) = policy.files().first() {
+            out.push(Finding {
+                code: Code::NoAuthorization,
+                severity: Code::NoAuthorization.severity(),
+                location: Location::file_start(&std::sync::Arc::from(file.as_str())),
+                target: String::new(),
+                message: "the endpoint has no per-caller authorization: every caller may use \
+                          every tool, and every upstream request carries the same injected \
+                          credentials"
+                    .into(),
+                hint: "add an 'authorization' section (docs/authorization.md), or keep the \
+                       endpoint on loopback or stdio for one trusted caller"
+                    .into(),
+            });
+        }
+        return;
+    };
+    for issuer in &auth.issuers {
+        if issuer.dangerous.allow_plaintext_http {
+            out.push(Finding {
+                code: Code::DangerousOptOut,
+                severity: Code::DangerousOptOut.severity(),
+                location: issuer.location.clone(),
+                target: String::new(),
+                message: format!(
+                    "authorization issuer '{}': dangerous.allow_plaintext_http lets its keys \
+                     be read over plaintext http",
+                    issuer.id()
+                ),
+                hint: "reach the issuer over https".into(),
+            });
         }
     }
 }

@@ -3,8 +3,9 @@
 //! (`initialize` is negotiated, 2026-07-28 `_meta` is checked, `server/discover` answered).
 
 use super::McpHandler;
+use crate::policy::Caller;
 use rmcp::RoleServer;
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, GetExtensions, ServerJsonRpcMessage};
 use rmcp::service::serve_directly_with_ct;
 use rmcp::transport::OneshotTransport;
 use serde_json::json;
@@ -23,15 +24,30 @@ pub async fn handle_relaying(
     cancel: CancellationToken,
     relay: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 ) -> Option<String> {
-    let message: ClientJsonRpcMessage = match serde_json::from_str(raw) {
+    handle_relaying_as(handler, raw, cancel, relay, None).await
+}
+
+/// Like `handle_relaying`, for `caller` (the one the transport established from the message's
+/// headers); `None` leaves the handler's default (anonymous).
+pub async fn handle_relaying_as(
+    handler: McpHandler,
+    raw: &str,
+    cancel: CancellationToken,
+    relay: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    caller: Option<Caller>,
+) -> Option<String> {
+    let mut message: ClientJsonRpcMessage = match serde_json::from_str(raw) {
         Ok(m) => m,
         Err(e) => {
             let error = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}});
             return Some(error.to_string());
         }
     };
-    if !matches!(message, ClientJsonRpcMessage::Request(_)) {
+    let ClientJsonRpcMessage::Request(request) = &mut message else {
         return None;
+    };
+    if let Some(caller) = caller {
+        request.request.extensions_mut().insert(caller);
     }
     let (transport, mut replies) = OneshotTransport::<RoleServer>::new(message);
     let running = serve_directly_with_ct(handler, transport, None, cancel);

@@ -9,6 +9,7 @@ pub mod result;
 
 use crate::catalog::{self, ToolDef};
 use crate::engine::Engine;
+use crate::policy::Caller;
 use crate::progress::{NoProgress, Progress, Stage};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
@@ -94,6 +95,9 @@ struct Inner {
 #[derive(Clone)]
 pub struct McpHandler {
     inner: Arc<Inner>,
+    /// Who calls when the transport named no caller: `Anonymous` (may use nothing once
+    /// authorization is configured), or `Local` for stdio, whose caller started the process.
+    default_caller: Caller,
 }
 
 impl McpHandler {
@@ -118,7 +122,31 @@ impl McpHandler {
                 by_name,
                 tracker,
             }),
+            default_caller: Caller::Anonymous,
         }
+    }
+
+    /// The same handler for a local transport (stdio): its caller is the program that started
+    /// harpoon and is trusted with everything the allowlists grant, token or not.
+    pub fn local(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            default_caller: Caller::Local,
+        }
+    }
+
+    /// The caller of a request: the one its transport attached (HTTP: to the request's
+    /// parts; in process: to the message), else this handler's default.
+    fn caller(&self, context: &RequestContext<RoleServer>) -> Caller {
+        if let Some(c) = context.extensions.get::<Caller>() {
+            return c.clone();
+        }
+        context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Caller>())
+            .cloned()
+            .unwrap_or_else(|| self.default_caller.clone())
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -153,9 +181,18 @@ impl ServerHandler for McpHandler {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.inner.tools.clone()))
+        let policy = self.inner.engine.policy();
+        let caller = self.caller(&context);
+        if policy.authorization().is_none() || matches!(caller, Caller::Local) {
+            return Ok(ListToolsResult::with_all_items(self.inner.tools.clone()));
+        }
+        let tools = catalog::build_for(policy, &caller)
+            .into_iter()
+            .map(to_rmcp_tool)
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -186,10 +223,17 @@ impl ServerHandler for McpHandler {
             Some(f) => f,
             None => &NoProgress,
         };
+        let caller = self.caller(&context);
         let outcome = self
             .inner
             .engine
-            .call_with_progress(name, request.arguments.as_ref(), &context.ct, progress)
+            .call_as(
+                &caller,
+                name,
+                request.arguments.as_ref(),
+                &context.ct,
+                progress,
+            )
             .await;
         if let Some(f) = forwarder {
             f.finish().await;

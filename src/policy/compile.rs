@@ -1,6 +1,8 @@
 //! Raw allowlists -> `Policy`. Every rule of the file format is checked here, every error is
 //! collected (one run reports them all), and what comes out cannot be invalid.
 
+use super::access::compile_access;
+use super::authorization::{AuthorizationPolicy, compile_authorization};
 use super::compile_route::{compile_path_rules, compile_route};
 use super::compiler::Compiler;
 use super::headers::{compile_headers, compile_response_headers};
@@ -33,6 +35,7 @@ impl Policy {
     ) -> Result<Arc<Policy>, ConfigErrors> {
         let mut errors = Vec::new();
         let mut targets = Vec::new();
+        let mut authorization: Option<AuthorizationPolicy> = None;
         for file in files {
             let mut c = Compiler {
                 file: Arc::clone(&file.name),
@@ -41,6 +44,19 @@ impl Policy {
                 env,
             };
             compile_file(&mut c, &file.raw, &mut targets);
+            if let Some(raw) = &file.raw.authorization {
+                let at = c.loc(raw);
+                match &authorization {
+                    Some(first) => c.error(
+                        ErrorKind::Duplicate,
+                        &at,
+                        "",
+                        format!("authorization is already declared at {}", first.location),
+                        "keep one authorization section across all loaded files",
+                    ),
+                    None => authorization = compile_authorization(&mut c, raw),
+                }
+            }
         }
         let by_label = index_labels(&targets, &mut errors);
         let tools = index_tools(&targets, &by_label, &mut errors);
@@ -57,6 +73,7 @@ impl Policy {
             tool_order,
             tools,
             files: files.iter().map(|f| f.name.to_string()).collect(),
+            authorization,
         }))
     }
 }
@@ -208,6 +225,7 @@ fn compile_target(c: &mut Compiler, raw: &RawTarget) -> Option<Target> {
         }
     }
     let paths = compile_path_rules(c, &raw.paths, &ctx);
+    let access = compile_access(c, raw.access.as_ref(), &ctx);
     if raw.routes.is_empty() && raw.paths.is_empty() {
         c.error(
             ErrorKind::Empty,
@@ -258,6 +276,7 @@ fn compile_target(c: &mut Compiler, raw: &RawTarget) -> Option<Target> {
         paths,
         redirects,
         dangerous,
+        access,
         location: label_at,
         spans: TargetSpans {
             base_url: base_url_at,

@@ -1,5 +1,6 @@
 //! Compiling routes (typed tools) and `paths` rules (free-form access) of one target.
 
+use super::access::compile_access;
 use super::compiler::Compiler;
 use super::model::{BodySpec, PathRule, PathRules, QueryRule, Route};
 use super::param::{ParamSpec, ParamType, Pattern};
@@ -153,6 +154,7 @@ pub(super) fn compile_route(
         .body
         .as_ref()
         .and_then(|b| compile_body(c, b, method, &ctx));
+    let access = compile_access(c, r.access.as_ref(), &ctx);
     if c.errors.len() > before {
         return None;
     }
@@ -165,6 +167,7 @@ pub(super) fn compile_route(
         params,
         query,
         body,
+        access,
         location: name_at,
         param_locations,
     })

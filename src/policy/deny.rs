@@ -4,6 +4,7 @@
 //! on. Error types across the crate are written this one way: an enum, `Display` by hand (as
 //! rustls does), and `std::error::Error` with `source()` where a cause is kept.
 
+use super::access::AccessDenial;
 use super::param::ParamError;
 use super::path::PathError;
 use super::request::ArgumentError;
@@ -54,6 +55,8 @@ pub enum DenyReason {
     DoubleEncoded {
         place: EncodedPlace,
     },
+    /// The caller's token lacks a scope or claim the tool needs (authorization configured).
+    InsufficientScope(AccessDenial),
 }
 
 /// Where a double-encoded value was given.
@@ -143,6 +146,7 @@ impl DenyReason {
             DenyReason::BadBody(_) => "bad_body",
             DenyReason::RequestTooLarge { .. } => "request_too_large",
             DenyReason::DoubleEncoded { .. } => "double_encoded",
+            DenyReason::InsufficientScope(_) => "insufficient_scope",
         }
     }
 }
@@ -203,6 +207,18 @@ impl fmt::Display for DenyReason {
                     "{what} decodes to a dot segment, '/', '\\' or a control character once more; \
                      an upstream that decodes twice would act on it, so send the value decoded"
                 )
+            }
+            DenyReason::InsufficientScope(d) => {
+                write!(f, "this caller may not use this tool: ")?;
+                if !d.needed.is_empty() {
+                    write!(f, "it needs a token with the scopes {}", d.needed.join(" "))?;
+                } else {
+                    write!(f, "it needs a valid access token")?;
+                }
+                if !d.claims.is_empty() {
+                    write!(f, " and the claims {}", list(d.claims.iter()))?;
+                }
+                write!(f, "; ask the user to authorize them")
             }
         }
     }

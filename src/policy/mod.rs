@@ -1,6 +1,8 @@
 //! The policy: what the allowlists grant, compiled into types that cannot be invalid, and the
 //! rules every call is decided by.
 
+pub mod access;
+pub mod authorization;
 pub mod compile;
 mod compile_route;
 mod compiler;
@@ -23,6 +25,8 @@ pub mod template;
 pub mod tool;
 pub mod types;
 
+pub use access::{Access, AccessDenial, Caller, TokenCaller};
+pub use authorization::{Algorithm, AuthorizationPolicy, Issuer};
 pub use compile_route::{MAX_ENUM_VALUES, RESERVED_ARGUMENTS, valid_query_name};
 pub use decide::{CallLimits, Decision, Permit, decide};
 pub use deny::DenyReason;

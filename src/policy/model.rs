@@ -1,6 +1,8 @@
 //! The compiled policy: what every target grants, in validated types. It is immutable and
 //! shared (`Arc<Policy>`) by every call; only `compile` builds one.
 
+use super::access::Access;
+use super::authorization::AuthorizationPolicy;
 use super::headers;
 use super::limits::Limits;
 use super::net::NetworkPolicy;
@@ -28,6 +30,9 @@ pub struct Policy {
     pub(super) tool_order: Vec<(usize, usize)>,
     /// Files the policy came from, in load order.
     pub(super) files: Vec<String>,
+    /// Who may call, when a file has an `authorization` section; `None`: every caller may use
+    /// everything.
+    pub(super) authorization: Option<AuthorizationPolicy>,
 }
 
 impl Policy {
@@ -67,6 +72,10 @@ impl Policy {
     pub fn route_count(&self) -> usize {
         self.tools.len()
     }
+
+    pub fn authorization(&self) -> Option<&AuthorizationPolicy> {
+        self.authorization.as_ref()
+    }
 }
 
 /// One labeled upstream.
@@ -98,6 +107,8 @@ pub struct Target {
     /// How many redirects may be followed; 0 returns a 3xx as it is.
     pub redirects: u8,
     pub dangerous: Dangerous,
+    /// What a caller's token must carry to use any tool of this target.
+    pub access: Option<Access>,
     /// Where the target starts (its label).
     pub location: Location,
     pub(crate) spans: TargetSpans,
@@ -170,6 +181,8 @@ pub struct Route {
     pub params: BTreeMap<String, ParamSpec>,
     pub query: BTreeMap<String, ParamSpec>,
     pub body: Option<BodySpec>,
+    /// What a caller's token must carry to use this route, on top of the target's `access`.
+    pub access: Option<Access>,
     pub location: Location,
     /// Where each declared parameter is written; undeclared ones point at the path.
     pub(crate) param_locations: BTreeMap<String, Location>,

@@ -1,8 +1,11 @@
 //! The HTTP server of `harpoon serve`: MCP at `/mcp` (Streamable HTTP, both protocol eras),
 //! `/healthz`, `/readyz` and `/metrics`. `/mcp` checks Host and Origin (DNS rebinding), caps
-//! request bodies, and requires a bearer token when one is configured.
+//! request bodies, and requires a bearer token when one is configured: the static one of
+//! `--allow-remote`, or an OAuth access token when the allowlists have an `authorization`
+//! section (`transport::oauth`, which also serves the protected resource metadata).
 
 use super::bearer;
+use super::oauth;
 use super::sessions::{SessionGate, SessionLimits, limit_sessions};
 use crate::service::HarpoonService;
 use axum::Router;
@@ -122,12 +125,22 @@ pub fn router(
             service.streamable_http_with(config, Arc::clone(&gate.manager)),
         )
         .layer(middleware::from_fn_with_state(gate, limit_sessions))
-        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        // Only `/mcp` itself: an unknown path stays a 404, not a challenge.
+        .route_layer(middleware::from_fn_with_state(
+            service.clone(),
+            oauth::authorize,
+        ));
+    let mut discovery = Router::new();
+    for path in oauth::metadata_paths(service) {
+        discovery = discovery.route(&path, get(oauth::metadata));
+    }
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(discovery.with_state(service.clone()))
         .merge(mcp)
 }
 

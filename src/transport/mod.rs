@@ -5,6 +5,7 @@ pub mod bearer;
 pub mod edge;
 pub mod http;
 pub mod listen;
+pub mod oauth;
 pub mod poll_protocol;
 pub mod sessions;
 pub mod stdio;

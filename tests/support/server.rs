@@ -35,6 +35,15 @@ pub async fn start(yaml: &str, options: HttpOptions) -> TestServer {
 pub async fn start_with(yaml: &str, options: HttpOptions, limits: ListenLimits) -> TestServer {
     let policy = super::engine::policy(yaml);
     let service = HarpoonService::from_policy(policy, ServiceOptions::default()).expect("service");
+    serve(service, options, limits).await
+}
+
+/// Serves an already made service (tests that set its options).
+pub async fn serve(
+    service: HarpoonService,
+    options: HttpOptions,
+    limits: ListenLimits,
+) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

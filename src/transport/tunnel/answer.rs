@@ -3,6 +3,8 @@
 //! where a retry cannot deliver anything twice.
 
 use super::{BACKOFF_MIN, Backoff, Shared, TunnelOptions, retry_after};
+use crate::auth::metadata::resource_metadata;
+use crate::transport::oauth::authorize_header;
 use crate::transport::poll_protocol::{
     CommandType, MAIN_CHANNEL, MAX_REPLY_BODY_BYTES, PolledCommand, Reply, RespType,
     SHARD_TOKEN_HEADER,
@@ -87,6 +89,19 @@ pub(super) async fn run_command(
             post_reply(shared, command, &reply, deadline).await;
             return;
         }
+        // With authorization configured: the protected resource metadata (RFC 9728).
+        (CommandType::OauthDiscovery, _)
+            if let Some(doc) = resource_metadata(shared.service.policy()) =>
+        {
+            let reply = Reply {
+                resp_type: RespType::OauthDiscoveryResponse,
+                resp_json: Some(doc),
+                resp_headers: Some(json_content_type()),
+                ..base
+            };
+            post_reply(shared, command, &reply, deadline).await;
+            return;
+        }
         // No authorization is configured, so there is no protected resource metadata to give.
         (CommandType::OauthDiscovery, _) | (CommandType::Jsonrpc, None) => {
             let reply = Reply {
@@ -135,6 +150,23 @@ pub(super) async fn run_command(
             post_reply(shared, command, &reply, deadline).await;
         }
         (Some(_), Some(id)) => {
+            // The caller's token, checked as `serve` checks it; it goes no further.
+            let caller =
+                match authorize_header(&shared.service, command.header("authorization")).await {
+                    Ok(c) => c,
+                    Err(refusal) => {
+                        let mut headers = json_content_type();
+                        headers.insert("WWW-Authenticate".to_owned(), vec![refusal.challenge]);
+                        let reply = Reply {
+                            resp_code: 401,
+                            resp_json: Some(refusal.body),
+                            resp_headers: Some(headers),
+                            ..base
+                        };
+                        post_reply(shared, command, &reply, deadline).await;
+                        return;
+                    }
+                };
             let cancel = CancellationToken::new();
             let key = (session, id.to_string());
             shared
@@ -144,11 +176,12 @@ pub(super) async fn run_command(
                 .insert(key.clone(), cancel.clone());
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
             let raw = jsonrpc.to_string();
-            let handled = crate::mcp::inprocess::handle_relaying(
+            let handled = crate::mcp::inprocess::handle_relaying_as(
                 shared.service.handler(),
                 &raw,
                 cancel.clone(),
                 Some(tx),
+                caller,
             );
             tokio::pin!(handled);
             // Progress is relayed as `jsonrpc_notify`, in order, before the final answer.

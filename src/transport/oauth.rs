@@ -1,0 +1,178 @@
+//! harpoon's HTTP face as an OAuth 2.1 resource server: the protected resource metadata at
+//! `/.well-known/oauth-protected-resource` (and its form with the resource's path appended,
+//! RFC 9728 §3.1), and the layer in front of `/mcp` that turns the caller's bearer token into a
+//! `Caller` (401 with `resource_metadata` when it proves nothing) and answers a `tools/call` of
+//! a tool the caller's scopes do not allow with 403 `insufficient_scope` and the scopes needed.
+//! The token stays here: the request that reaches the MCP handler carries the `Caller`, and
+//! nothing of the `Authorization` header goes further (upstream requests are built from the
+//! allowlist alone).
+
+use super::bearer;
+use crate::auth::metadata::{
+    insufficient_scope_challenge, resource_metadata, unauthorized_challenge,
+};
+use crate::auth::{Authorizer, TokenError};
+use crate::policy::{Caller, Policy, ToolKind, UpstreamTool};
+use crate::service::HarpoonService;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// The well-known path of the protected resource metadata (RFC 9728 §3).
+pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// The paths the metadata is served at: the bare form and the form with the resource's path
+/// appended (`/.well-known/oauth-protected-resource/mcp`), which clients try first.
+pub fn metadata_paths(service: &HarpoonService) -> Vec<String> {
+    let mut paths = vec![METADATA_PATH.to_owned()];
+    if let Some(auth) = service.policy().authorization() {
+        let suffix = auth.resource.path().trim_end_matches('/');
+        if !suffix.is_empty() {
+            paths.push(format!("{METADATA_PATH}{suffix}"));
+        }
+    }
+    paths
+}
+
+/// `GET /.well-known/oauth-protected-resource[/...]`: the metadata, or 404 without an
+/// `authorization` section.
+pub async fn metadata(State(service): State<HarpoonService>) -> Response {
+    match resource_metadata(service.policy()) {
+        Some(doc) => {
+            let mut r = json_response(StatusCode::OK, &doc);
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=300"),
+            );
+            r
+        }
+        None => (StatusCode::NOT_FOUND, "no authorization is configured\n").into_response(),
+    }
+}
+
+/// The layer in front of `/mcp`. Without an authorizer it lets every request by (today's
+/// behaviour, or the static token of `serve --allow-remote`).
+pub async fn authorize(
+    State(service): State<HarpoonService>,
+    mut request: Request<Body>,
+    next: Next,
+) -> Response {
+    let Some(authorizer) = service.authorizer() else {
+        return next.run(request).await;
+    };
+    let caller = match authorizer
+        .authorize(bearer::presented(request.headers()))
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return unauthorized(authorizer, &e),
+    };
+    request.headers_mut().remove(header::AUTHORIZATION);
+    if request.method() == Method::POST {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = to_bytes(body, bearer::MAX_MCP_BODY_BYTES).await else {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the MCP request is too large\n",
+            )
+                .into_response();
+        };
+        if let Some(denied) = scope_check(service.policy(), authorizer, &caller, &bytes) {
+            return denied;
+        }
+        request = Request::from_parts(parts, Body::from(bytes));
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+fn unauthorized(authorizer: &Authorizer, error: &TokenError) -> Response {
+    if let TokenError::KeysUnavailable(e) = error {
+        tracing::warn!(error = %e, "an issuer's keys could not be fetched");
+    }
+    let challenge = unauthorized_challenge(&authorizer.config().metadata_url(), error);
+    let body = json!({"error": if *error == TokenError::Missing { "unauthorized" } else { "invalid_token" },
+        "reason": error.code(), "error_description": error.to_string()});
+    let mut r = json_response(StatusCode::UNAUTHORIZED, &body);
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
+}
+
+/// For a `tools/call` (a single JSON-RPC request) of a tool `caller` may not use: the 403.
+/// Anything else (another method, a batch, an unknown tool, bad JSON) goes on to the handler,
+/// which checks the caller again on every call.
+fn scope_check(
+    policy: &Policy,
+    authorizer: &Authorizer,
+    caller: &Caller,
+    body: &[u8],
+) -> Option<Response> {
+    let message: Value = serde_json::from_slice(body).ok()?;
+    if message.get("method")?.as_str()? != "tools/call" {
+        return None;
+    }
+    let params = message.get("params")?;
+    let name = params.get("name")?.as_str()?;
+    let denial = match policy.tool(name)? {
+        ToolKind::ListTargets => return None,
+        ToolKind::Upstream(UpstreamTool::Route { target, route }) => {
+            policy.may_use(caller, target, Some(route)).err()?
+        }
+        ToolKind::Upstream(UpstreamTool::CallTarget) => {
+            let label = params.pointer("/arguments/label")?.as_str()?;
+            policy.may_use(caller, policy.target(label)?, None).err()?
+        }
+    };
+    let challenge = insufficient_scope_challenge(&authorizer.config().metadata_url(), &denial);
+    let body = json!({"error": "insufficient_scope", "scope": denial.needed.join(" "),
+        "error_description": format!("tool '{name}' needs the scopes: {}", denial.needed.join(" "))});
+    let mut r = json_response(StatusCode::FORBIDDEN, &body);
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    Some(r)
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Why a caller's `Authorization` header (from a transport without an HTTP request of its own:
+/// the tunnel) was refused: the 401's challenge and JSON body.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub challenge: String,
+    pub body: Value,
+}
+
+/// The caller an `Authorization` header value proves, for transports that carry headers in
+/// their own messages (the tunnel's commands). `Ok(None)` when no authorization is configured.
+pub async fn authorize_header(
+    service: &HarpoonService,
+    authorization: Option<&str>,
+) -> Result<Option<Caller>, Refusal> {
+    let Some(authorizer) = service.authorizer() else {
+        return Ok(None);
+    };
+    let token = authorization.and_then(|v| v.strip_prefix("Bearer "));
+    match authorizer.authorize(token).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) => Err(Refusal {
+            challenge: unauthorized_challenge(&authorizer.config().metadata_url(), &e),
+            body: json!({"error": if e == TokenError::Missing { "unauthorized" } else { "invalid_token" },
+                "reason": e.code(), "error_description": e.to_string()}),
+        }),
+    }
+}
