@@ -533,6 +533,7 @@ async fn the_tunnel_checks_the_callers_authorization_header_the_same_way() {
         poll_timeout: Duration::from_millis(500),
         drain_timeout: Duration::from_secs(5),
         organization: None,
+        egress: tunnel::Egress::default(),
     };
     let stop = CancellationToken::new();
     let status = Arc::new(TunnelStatus::default());
