@@ -69,10 +69,16 @@ impl Engine {
     /// An engine for `policy`; `callout` must have been made for the same policy (its
     /// per-target state is indexed like the policy's targets).
     pub fn new(policy: Arc<Policy>, callout: Callout) -> Self {
+        Self::with_metrics(policy, callout, Arc::default())
+    }
+
+    /// An engine counting into `metrics`, which a reloaded engine shares with the one it
+    /// replaces so the counters run on.
+    pub fn with_metrics(policy: Arc<Policy>, callout: Callout, metrics: Arc<Metrics>) -> Self {
         Self {
             policy,
             callout,
-            metrics: Arc::default(),
+            metrics,
         }
     }
 

@@ -52,6 +52,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod policy;
 pub mod progress;
+pub mod reload;
 pub mod service;
 pub mod synthetic;
 pub mod telemetry;

@@ -6,6 +6,7 @@ use crate::telemetry::CallRecord;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Call duration buckets, seconds: loopback calls land in the first few, slow upstreams in
 /// the last.
@@ -65,9 +66,22 @@ struct Tables {
 #[derive(Default)]
 pub struct Metrics {
     tables: Mutex<Tables>,
+    reloads: AtomicU64,
+    reload_failures: AtomicU64,
 }
 
 impl Metrics {
+    /// Counts a reload: one that put a new policy in service, or one refused (the policy
+    /// before it keeps serving).
+    pub fn record_reload(&self, succeeded: bool) {
+        let counter = if succeeded {
+            &self.reloads
+        } else {
+            &self.reload_failures
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn record(&self, r: &CallRecord) {
         let tool = if r.reason == "unknown_tool" {
             "_unknown"
@@ -111,6 +125,16 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP harpoon_reloads_total Reloads that put new allowlists in service.\n# TYPE harpoon_reloads_total counter\nharpoon_reloads_total {}",
+            self.reloads.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP harpoon_reload_failures_total Reloads refused (invalid allowlists or secrets); the allowlists before keep serving.\n# TYPE harpoon_reload_failures_total counter\nharpoon_reload_failures_total {}",
+            self.reload_failures.load(Ordering::Relaxed)
+        );
         let t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         out.push_str("# HELP harpoon_calls_total Tool calls by tool, target, decision and reason code.\n# TYPE harpoon_calls_total counter\n");
         let mut rows: Vec<(&str, &str, &str, &str, u64)> = t

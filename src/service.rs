@@ -13,6 +13,7 @@ use crate::auth::{Authorizer, FetchContext};
 use crate::callout::{Callout, HostResolver, OwnListeners, SystemResolver, TlsError};
 use crate::config::{self, ConfigErrors};
 use crate::engine::Engine;
+use crate::mcp::generation::Generation;
 use crate::mcp::{CallTracker, McpHandler};
 use crate::policy::{Policy, SecretMode};
 use rmcp::transport::streamable_http_server::StreamableHttpService;
@@ -75,12 +76,21 @@ impl std::error::Error for ServiceError {
     }
 }
 
-/// A loaded, ready-to-serve harpoon.
+/// A loaded, ready-to-serve harpoon. Its policy can be replaced while it serves (`reload`).
 #[derive(Clone)]
 pub struct HarpoonService {
     handler: McpHandler,
-    /// Checks callers' access tokens, when the policy has an `authorization` section.
-    authorizer: Option<Arc<Authorizer>>,
+    key_refresh_interval: std::time::Duration,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Tools served before and after (harpoon's own tools included).
+    pub tools_before: usize,
+    pub tools_after: usize,
+    /// Open sessions sent `notifications/tools/list_changed`.
+    pub sessions_told: usize,
 }
 
 impl HarpoonService {
@@ -96,25 +106,55 @@ impl HarpoonService {
     pub fn from_policy(policy: Arc<Policy>, options: ServiceOptions) -> Result<Self, ServiceError> {
         let callout = Callout::new(&policy, options.resolver, options.own_listeners)
             .map_err(ServiceError::Tls)?;
-        let fetch = FetchContext {
-            tls: callout.tls().clone(),
-            resolver: Arc::clone(callout.resolver()),
-            own: callout.own_listeners().clone(),
-            refresh_interval: options.key_refresh_interval,
-        };
-        let authorizer = Authorizer::for_policy(&policy, fetch).map(Arc::new);
+        let first = generation(
+            policy,
+            callout,
+            Arc::default(),
+            options.key_refresh_interval,
+        );
         Ok(Self {
-            handler: McpHandler::with_tracker(
-                Arc::new(Engine::new(policy, callout)),
-                Arc::new(CallTracker::default()),
-            ),
-            authorizer,
+            handler: McpHandler::with_tracker(first, Arc::new(CallTracker::default())),
+            key_refresh_interval: options.key_refresh_interval,
         })
     }
 
-    /// The access-token checker, when the policy configures authorization.
-    pub fn authorizer(&self) -> Option<&Arc<Authorizer>> {
-        self.authorizer.as_ref()
+    /// Serves `policy` from now on, atomically: requests that start afterwards see its tools,
+    /// targets and authorization; calls in flight finish on the policy they started with. The
+    /// resolver, own listeners and metrics carry over; issuers' keys are fetched again. On
+    /// error nothing changes. Either way the reload is counted in the metrics.
+    pub async fn reload(&self, policy: Arc<Policy>) -> Result<Reloaded, ServiceError> {
+        let before = self.handler.current();
+        let old = before.engine();
+        let callout = match Callout::new(
+            &policy,
+            Arc::clone(old.callout().resolver()),
+            old.callout().own_listeners().clone(),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                old.metrics().record_reload(false);
+                return Err(ServiceError::Tls(e));
+            }
+        };
+        old.metrics().record_reload(true);
+        let next = generation(
+            policy,
+            callout,
+            Arc::clone(old.metrics()),
+            self.key_refresh_interval,
+        );
+        let tools_after = next.tools().len();
+        let sessions_told = self.handler.replace(next).await;
+        Ok(Reloaded {
+            tools_before: before.tools().len(),
+            tools_after,
+            sessions_told,
+        })
+    }
+
+    /// The access-token checker of the current policy, when it configures authorization.
+    pub fn authorizer(&self) -> Option<Arc<Authorizer>> {
+        self.handler.current().authorizer().cloned()
     }
 
     /// The rmcp `ServerHandler`: serve it over any rmcp transport.
@@ -122,20 +162,23 @@ impl HarpoonService {
         self.handler.clone()
     }
 
-    pub fn engine(&self) -> &Arc<Engine> {
+    /// The engine of the current policy.
+    pub fn engine(&self) -> Arc<Engine> {
         self.handler.engine()
     }
 
-    pub fn policy(&self) -> &Arc<Policy> {
-        self.handler.engine().policy()
+    /// The policy in service now.
+    pub fn policy(&self) -> Arc<Policy> {
+        Arc::clone(self.handler.engine().policy())
     }
 
     pub fn tracker(&self) -> &Arc<CallTracker> {
         self.handler.tracker()
     }
 
-    pub fn own_listeners(&self) -> &OwnListeners {
-        self.handler.engine().callout().own_listeners()
+    /// Addresses harpoon listens on, which no target may reach (shared by every generation).
+    pub fn own_listeners(&self) -> OwnListeners {
+        self.handler.engine().callout().own_listeners().clone()
     }
 
     /// The Streamable HTTP service (a tower service) to mount at a path of the host's router.
@@ -164,4 +207,24 @@ impl HarpoonService {
     pub async fn handle_message(&self, raw: &str, cancel: CancellationToken) -> Option<String> {
         crate::mcp::inprocess::handle(self.handler.clone(), raw, cancel).await
     }
+}
+
+/// One generation: an engine for `policy` counting into `metrics`, and its token checker.
+fn generation(
+    policy: Arc<Policy>,
+    callout: Callout,
+    metrics: Arc<crate::metrics::Metrics>,
+    refresh_interval: std::time::Duration,
+) -> Generation {
+    let fetch = FetchContext {
+        tls: callout.tls().clone(),
+        resolver: Arc::clone(callout.resolver()),
+        own: callout.own_listeners().clone(),
+        refresh_interval,
+    };
+    let authorizer = Authorizer::for_policy(&policy, fetch).map(Arc::new);
+    Generation::new(
+        Arc::new(Engine::with_metrics(policy, callout, metrics)),
+        authorizer,
+    )
 }

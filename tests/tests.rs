@@ -21,6 +21,7 @@ mod mcp_http;
 mod mcp_stdio;
 mod peer_regressions;
 mod properties;
+mod reload;
 mod schema_agreement;
 mod serve_cli;
 mod tunnel;

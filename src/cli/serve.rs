@@ -2,7 +2,8 @@
 //! `/metrics`. `--demo` adds an embedded REST API and its allowlist, so it works out of the box.
 
 use super::startup::{
-    DrainArgs, ListenArgs, LogArgs, compile_for_serving, load_policy, run_serving, shutdown_signal,
+    DrainArgs, ListenArgs, LogArgs, ReloadArgs, compile_for_serving, load_policy, run_serving,
+    shutdown_signal,
 };
 use crate::demo;
 use crate::policy::limits::parse_duration;
@@ -52,6 +53,8 @@ pub struct ServeArgs {
     /// Browser origins to accept besides loopback ones (e.g. `https://inspector.example`).
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
+    #[command(flatten)]
+    pub reload: ReloadArgs,
     #[command(flatten)]
     pub drain: DrainArgs,
     #[command(flatten)]
@@ -161,6 +164,12 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     service.own_listeners().add(addr);
     let status = Arc::new(ServerStatus::default());
     let app = http::router(&service, &options, Arc::clone(&status), shutdown.clone());
+    if args.demo {
+        crate::reload::spawn(service.clone(), None, None, shutdown.clone());
+    } else {
+        args.reload
+            .start(&service, &args.allowlists, shutdown.clone());
+    }
     status.set_ready(true);
     tracing::info!(
         mcp = %format!("http://{addr}/mcp"),

@@ -4,10 +4,13 @@
 use crate::config;
 use crate::lint;
 use crate::policy::{Policy, SecretMode};
+use crate::reload;
+use crate::service::HarpoonService;
 use crate::telemetry::{self, LogFormat};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// The allowlists a serving subcommand loads (`stdio`, `tunnel`; `serve` declares its own,
 /// since `--demo` stands in for it there).
@@ -66,6 +69,33 @@ pub struct LogArgs {
 impl LogArgs {
     pub fn init(&self) -> Result<(), String> {
         telemetry::init(self.log_format, &self.log_filter)
+    }
+}
+
+/// How a serving subcommand reloads its allowlists while it runs (SIGHUP always reloads).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReloadArgs {
+    /// Also reload when an allowlist file changes, as SIGHUP does. A change is loaded once the
+    /// files have stopped changing for one --watch-interval; an invalid change is refused and
+    /// the allowlists before keep serving. Secrets are re-read on every reload.
+    #[arg(long)]
+    pub watch: bool,
+    /// How often --watch looks at the allowlist files (their size and modification time).
+    #[arg(long, default_value = "1s", value_parser = crate::policy::limits::parse_duration)]
+    pub watch_interval: Duration,
+}
+
+impl ReloadArgs {
+    /// Starts reloading `paths` into `service` on SIGHUP (and on changes with --watch) until
+    /// `stop`. Call before the server says it is ready.
+    pub fn start(&self, service: &HarpoonService, paths: &[PathBuf], stop: CancellationToken) {
+        let files = paths.to_vec();
+        let load: reload::Loader = Arc::new(move || load_policy(&files));
+        let watch = self.watch.then(|| reload::Watch {
+            paths: paths.to_vec(),
+            interval: self.watch_interval,
+        });
+        reload::spawn(service.clone(), Some(load), watch, stop);
     }
 }
 

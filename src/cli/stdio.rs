@@ -1,7 +1,7 @@
 //! `harpoon stdio`: MCP over stdin and stdout, for clients that start harpoon as a subprocess.
 //! stdout carries only MCP messages; logs go to stderr.
 
-use super::startup::{AllowlistArgs, LogArgs, load_policy, run_serving};
+use super::startup::{AllowlistArgs, LogArgs, ReloadArgs, load_policy, run_serving};
 use crate::service::{HarpoonService, ServiceOptions};
 use std::process::ExitCode;
 
@@ -9,6 +9,8 @@ use std::process::ExitCode;
 pub struct StdioArgs {
     #[command(flatten)]
     pub allowlist: AllowlistArgs,
+    #[command(flatten)]
+    pub reload: ReloadArgs,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -18,6 +20,11 @@ pub fn run(args: &StdioArgs) -> ExitCode {
         let policy = load_policy(&args.allowlist.allowlists)?;
         let service = HarpoonService::from_policy(policy, ServiceOptions::default())
             .map_err(|e| e.to_string())?;
-        crate::transport::stdio::serve(service.handler()).await
+        let stop = tokio_util::sync::CancellationToken::new();
+        args.reload
+            .start(&service, &args.allowlist.allowlists, stop.clone());
+        let served = crate::transport::stdio::serve(service.handler()).await;
+        stop.cancel();
+        served
     })
 }

@@ -1,7 +1,8 @@
 //! `harpoon tunnel`: serve the allowlists' tools through an edge, dialling out only.
 
 use super::startup::{
-    AllowlistArgs, DrainArgs, LogArgs, load_policy, read_token, run_serving, shutdown_signal,
+    AllowlistArgs, DrainArgs, LogArgs, ReloadArgs, load_policy, read_token, run_serving,
+    shutdown_signal,
 };
 use crate::policy::limits::parse_duration;
 use crate::service::{HarpoonService, ServiceOptions};
@@ -40,6 +41,8 @@ Examples:
 pub struct TunnelArgs {
     #[command(flatten)]
     pub allowlist: AllowlistArgs,
+    #[command(flatten)]
+    pub reload: ReloadArgs,
     /// The tunnel service's base URL: OpenAI's by default (its mTLS host with --client-cert), or
     /// any service of the same protocol.
     #[arg(long, env = "HARPOON_EDGE")]
@@ -309,6 +312,8 @@ async fn serve(args: &TunnelArgs) -> Result<(), Stop> {
         tracing::info!("shutting down: finishing commands in flight");
         signal.cancel();
     });
+    args.reload
+        .start(&service, &args.allowlist.allowlists, shutdown.clone());
     tracing::info!(edge = %options.edge, tunnel = %options.tunnel_id, tools = service.policy().route_count(), "harpoon tunnel polling");
     let result = tunnel::run(service, options, status, shutdown.clone()).await;
     shutdown.cancel();
@@ -320,7 +325,7 @@ fn health_router(service: &HarpoonService, status: &Arc<TunnelStatus>) -> axum::
     use axum::routing::get;
     let ready = Arc::clone(status);
     let metrics_status = Arc::clone(status);
-    let engine = Arc::clone(service.engine());
+    let service = service.clone();
     axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
@@ -339,7 +344,7 @@ fn health_router(service: &HarpoonService, status: &Arc<TunnelStatus>) -> axum::
         .route(
             "/metrics",
             get(move || {
-                let text = metrics_status.render() + &engine.metrics().render(&[]);
+                let text = metrics_status.render() + &service.engine().metrics().render(&[]);
                 async move { text }
             }),
         )

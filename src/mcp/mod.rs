@@ -3,26 +3,27 @@
 //! protocol eras (2025-11-25 `initialize`, 2026-07-28 stateless) on every transport, and the
 //! same handler runs over HTTP, stdio and the tunnel.
 
+pub mod generation;
 pub mod inprocess;
 mod multipart;
 pub mod result;
 
-use crate::catalog::{self, ToolDef};
+use crate::catalog;
 use crate::engine::Engine;
 use crate::policy::Caller;
 use crate::progress::{NoProgress, Progress, Stage};
+use generation::{Current, Generation, to_rmcp_tool};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
     CompleteResult, Implementation, ListPromptsRequestMethod, ListPromptsResult,
     ListResourceTemplatesRequestMethod, ListResourceTemplatesResult, ListResourcesRequestMethod,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::{Peer, RequestContext};
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc};
 
 /// What the server tells clients about itself.
@@ -85,10 +86,11 @@ impl Drop for InFlight {
 }
 
 struct Inner {
-    engine: Arc<Engine>,
-    tools: Vec<Tool>,
-    by_name: HashMap<String, usize>,
+    current: Current,
     tracker: Arc<CallTracker>,
+    /// Peers of the sessions opened with `initialize` (2025-11-25 clients), told when the tool
+    /// list changes. Closed ones are dropped whenever one is added or told.
+    sessions: Mutex<Vec<Peer<RoleServer>>>,
 }
 
 /// The handler: cheap to clone (rmcp builds one per session or stateless request).
@@ -102,28 +104,49 @@ pub struct McpHandler {
 
 impl McpHandler {
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self::with_tracker(engine, Arc::default())
+        Self::with_tracker(Generation::new(engine, None), Arc::default())
     }
 
-    pub fn with_tracker(engine: Arc<Engine>, tracker: Arc<CallTracker>) -> Self {
-        let tools: Vec<Tool> = catalog::build(engine.policy())
-            .into_iter()
-            .map(to_rmcp_tool)
-            .collect();
-        let by_name = tools
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.name.to_string(), i))
-            .collect();
+    pub fn with_tracker(first: Generation, tracker: Arc<CallTracker>) -> Self {
         Self {
             inner: Arc::new(Inner {
-                engine,
-                tools,
-                by_name,
+                current: Current::new(first),
                 tracker,
+                sessions: Mutex::default(),
             }),
             default_caller: Caller::Anonymous,
         }
+    }
+
+    /// The generation new requests use.
+    pub fn current(&self) -> Arc<Generation> {
+        self.inner.current.get()
+    }
+
+    /// Serves `next` from now on: requests that start afterwards use it, calls in flight end on
+    /// the generation they started with. Every open session is told the tool list changed;
+    /// returns how many were told.
+    pub async fn replace(&self, next: Generation) -> usize {
+        self.inner.current.replace(next);
+        let peers: Vec<Peer<RoleServer>> = {
+            let mut sessions = self.sessions();
+            sessions.retain(|p| !p.is_transport_closed());
+            sessions.clone()
+        };
+        let mut told = 0;
+        for peer in peers {
+            if peer.notify_tool_list_changed().await.is_ok() {
+                told += 1;
+            }
+        }
+        told
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Vec<Peer<RoleServer>>> {
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The same handler for a local transport (stdio): its caller is the program that started
@@ -149,8 +172,9 @@ impl McpHandler {
             .unwrap_or_else(|| self.default_caller.clone())
     }
 
-    pub fn engine(&self) -> &Arc<Engine> {
-        &self.inner.engine
+    /// The engine of the current generation.
+    pub fn engine(&self) -> Arc<Engine> {
+        Arc::clone(self.current().engine())
     }
 
     pub fn tracker(&self) -> &Arc<CallTracker> {
@@ -158,24 +182,16 @@ impl McpHandler {
     }
 }
 
-fn to_rmcp_tool(t: ToolDef) -> Tool {
-    let a = t.annotations;
-    Tool::new(t.name, t.description, Arc::new(t.input_schema))
-        .with_raw_output_schema(Arc::new(t.output_schema))
-        .with_annotations(
-            ToolAnnotations::new()
-                .read_only(a.read_only)
-                .destructive(a.destructive)
-                .idempotent(a.idempotent)
-                .open_world(a.open_world),
-        )
-}
-
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("harpoon", env!("CARGO_PKG_VERSION")))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("harpoon", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(
@@ -183,10 +199,11 @@ impl ServerHandler for McpHandler {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let policy = self.inner.engine.policy();
+        let generation = self.current();
+        let policy = generation.engine().policy();
         let caller = self.caller(&context);
         if policy.authorization().is_none() || matches!(caller, Caller::Local) {
-            return Ok(ListToolsResult::with_all_items(self.inner.tools.clone()));
+            return Ok(ListToolsResult::with_all_items(generation.tools().to_vec()));
         }
         let tools = catalog::build_for(policy, &caller)
             .into_iter()
@@ -196,10 +213,13 @@ impl ServerHandler for McpHandler {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.inner
-            .by_name
-            .get(name)
-            .map(|&i| self.inner.tools[i].clone())
+        self.current().tool(name).cloned()
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let mut sessions = self.sessions();
+        sessions.retain(|p| !p.is_transport_closed());
+        sessions.push(context.peer);
     }
 
     async fn call_tool(
@@ -224,9 +244,9 @@ impl ServerHandler for McpHandler {
             None => &NoProgress,
         };
         let caller = self.caller(&context);
-        let outcome = self
-            .inner
-            .engine
+        let generation = self.current();
+        let outcome = generation
+            .engine()
             .call_as(
                 &caller,
                 name,

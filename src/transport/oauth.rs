@@ -40,7 +40,7 @@ pub fn metadata_paths(service: &HarpoonService) -> Vec<String> {
 /// `GET /.well-known/oauth-protected-resource[/...]`: the metadata, or 404 without an
 /// `authorization` section.
 pub async fn metadata(State(service): State<HarpoonService>) -> Response {
-    match resource_metadata(service.policy()) {
+    match resource_metadata(&service.policy()) {
         Some(doc) => {
             let mut r = json_response(StatusCode::OK, &doc);
             r.headers_mut().insert(
@@ -60,7 +60,10 @@ pub async fn authorize(
     mut request: Request<Body>,
     next: Next,
 ) -> Response {
-    let Some(authorizer) = service.authorizer() else {
+    // One generation for the whole check, so a reload in between cannot pair one policy's
+    // keys with another's scopes (the engine checks scopes again on the generation it runs).
+    let generation = service.handler().current();
+    let Some(authorizer) = generation.authorizer() else {
         return next.run(request).await;
     };
     let caller = match authorizer
@@ -80,7 +83,8 @@ pub async fn authorize(
             )
                 .into_response();
         };
-        if let Some(denied) = scope_check(service.policy(), authorizer, &caller, &bytes) {
+        if let Some(denied) = scope_check(generation.engine().policy(), authorizer, &caller, &bytes)
+        {
             return denied;
         }
         request = Request::from_parts(parts, Body::from(bytes));

@@ -91,7 +91,7 @@ pub(super) async fn run_command(
         }
         // With authorization configured: the protected resource metadata (RFC 9728).
         (CommandType::OauthDiscovery, _)
-            if let Some(doc) = resource_metadata(shared.service.policy()) =>
+            if let Some(doc) = resource_metadata(&shared.service.policy()) =>
         {
             let reply = Reply {
                 resp_type: RespType::OauthDiscoveryResponse,
