@@ -39,6 +39,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod engine;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
