@@ -45,7 +45,7 @@ fn every_file_level_error_kind_has_a_fixture() {
     // The file-system kinds (io, too_large, no_files) come from the file system, not a file's
     // content: tests/hostile_files.rs covers them.
     let kinds = harpoon::config::ErrorKind::ALL
-        .into_iter()
+        .iter()
         .filter(|k| !k.is_file_system())
         .map(|k| k.as_str());
     for kind in kinds {

@@ -7,6 +7,7 @@ mod audit;
 mod callout;
 mod check_cli;
 mod dispatch;
+mod doctor;
 mod embed_example;
 mod enforcement;
 mod golden_tools;

@@ -50,12 +50,12 @@ fn element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
 }
 
 fn any_time(input: &[u8]) -> Option<(i64, &[u8])> {
-    match input.first()? {
-        &UTC_TIME => {
+    match *input.first()? {
+        UTC_TIME => {
             let (t, rest) = element(input, UTC_TIME)?;
             Some((utc_time(t)?, rest))
         }
-        &GENERALIZED_TIME => {
+        GENERALIZED_TIME => {
             let (t, rest) = element(input, GENERALIZED_TIME)?;
             Some((generalized_time(t)?, rest))
         }

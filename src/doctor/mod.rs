@@ -78,12 +78,15 @@ impl Check {
     }
 }
 
+/// How the secrets check reads a variable (`std::env::var` in the command, a table in tests).
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// What the checks need from the outside world, injectable so tests can make DNS say anything
 /// and trust a test certificate authority.
 pub struct Environment {
     pub resolver: Arc<dyn HostResolver>,
     pub tls: Arc<rustls::ClientConfig>,
-    pub env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: EnvLookup,
     /// Certificates with fewer days left than this are a warning.
     pub expiry_warning_days: i64,
 }

@@ -37,7 +37,13 @@ pub(super) async fn checks(
         }
         Host::Domain(name) => {
             let failure = match environment.resolver.resolve(name, port).await {
+                // A resolver's port is not the target's (an injected one may answer with any):
+                // harpoon's calls dial the target's port, so the checks do too.
                 Ok(addrs) if !addrs.is_empty() => {
+                    let addrs: Vec<SocketAddr> = addrs
+                        .into_iter()
+                        .map(|a| SocketAddr::new(a.ip(), port))
+                        .collect();
                     let listed = addrs.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>();
                     out.push(Check::new(
                         format!("dns.{label}"),
@@ -147,33 +153,78 @@ pub(super) async fn checks(
             ));
             Some(first)
         }
-        Err(why) => {
+        Err(failure) => {
             out.push(
                 Check::new(
                     format!("connect.{label}"),
                     Status::Fail,
-                    format!(
-                        "TCP does not connect to {first} within {} ms",
-                        timeout.as_millis()
-                    ),
+                    failure.summary(first),
                     WHY_CONNECT,
                 )
-                .evidence(why)
-                .next(
-                    "check that the service listens on that port and that no firewall or \
-                     security group drops this machine's connections",
-                ),
+                .evidence(failure.evidence())
+                .next(failure.next()),
             );
             None
         }
     }
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+/// How a TCP connect failed. Refused and timed out point at different fixes (nothing listens
+/// on the port, against a firewall that drops packets), so the summary must not blur them.
+#[derive(Debug)]
+enum ConnectFailure {
+    /// The host answered with a reset: it is up, but nothing listens on the port.
+    Refused(std::io::Error),
+    /// No answer within the target's connect timeout: packets are dropped or the host is down.
+    TimedOut(Duration),
+    /// Any other error (unreachable network, no route), with its cause.
+    Other(std::io::Error),
+}
+
+impl ConnectFailure {
+    fn summary(&self, addr: SocketAddr) -> String {
+        match self {
+            ConnectFailure::Refused(_) => format!("TCP connection to {addr} refused"),
+            ConnectFailure::TimedOut(t) => format!(
+                "TCP connect to {addr} timed out: no answer within {} ms",
+                t.as_millis()
+            ),
+            ConnectFailure::Other(e) => format!("TCP connect to {addr} failed: {e}"),
+        }
+    }
+
+    fn evidence(&self) -> String {
+        match self {
+            ConnectFailure::Refused(e) | ConnectFailure::Other(e) => e.to_string(),
+            ConnectFailure::TimedOut(t) => format!(
+                "no answer within the connect timeout ({} ms)",
+                t.as_millis()
+            ),
+        }
+    }
+
+    fn next(&self) -> &'static str {
+        match self {
+            ConnectFailure::Refused(_) => {
+                "the host is reachable but nothing listens on that port: check the port in \
+                 base_url and that the service is running"
+            }
+            ConnectFailure::TimedOut(_) | ConnectFailure::Other(_) => {
+                "check that the service is up and that no firewall or security group drops \
+                 this machine's connections"
+            }
+        }
+    }
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<(), ConnectFailure> {
     match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer in {} ms", timeout.as_millis())),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(ConnectFailure::Refused(e))
+        }
+        Ok(Err(e)) => Err(ConnectFailure::Other(e)),
+        Err(_) => Err(ConnectFailure::TimedOut(timeout)),
     }
 }
 

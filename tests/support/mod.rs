@@ -50,6 +50,7 @@ pub fn all_secrets(_: &str) -> Option<String> {
 pub mod engine;
 pub mod mcp_client;
 pub mod server;
+pub mod tls;
 pub mod upstream;
 
 /// An HTTP client for tests (reqwest built without a default crypto provider needs one given).
