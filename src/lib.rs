@@ -27,6 +27,8 @@
 //! - [`service`]: harpoon as a library, to embed in another program.
 //! - [`telemetry`] and [`metrics`]: logs, the canonical audit event, Prometheus metrics.
 //! - [`lint`]: the review `harpoon check` prints: findings and what each target grants.
+//! - [`doctor`]: the checks `harpoon doctor` runs over the network: DNS, addresses, connect,
+//!   TLS, secrets, and read-only probes.
 //! - [`cli`]: the command line, one file per subcommand.
 //! - [`demo`]: the demo REST API behind `serve --demo`.
 //! - [`synthetic`] (hidden from the docs): large allowlists for benchmarks and scale tests.

@@ -774,6 +774,17 @@ mod cli {
         );
         assert!(missing.stdout.is_empty(), "{}", missing.stdout);
 
+        // An allowlist `check` refuses: refused with the message `check` gives.
+        let invalid = doctor(&["tests/fixtures/allowlists/invalid/template-unclosed.yaml"]).await;
+        assert_eq!(invalid.code, 2, "{}", invalid.stderr);
+        assert!(
+            invalid.stderr.starts_with(
+                "error: tests/fixtures/allowlists/invalid/template-unclosed.yaml:11:15: target 'api' route 'get_item': path '/items/{id' segment '{id' has an unclosed '{'; close it as '{id}'\n"
+            ),
+            "{}",
+            invalid.stderr
+        );
+
         let none = doctor(&[]).await;
         assert_eq!(none.code, 2, "{}", none.stderr);
 
