@@ -236,3 +236,36 @@ pub(super) fn skipped(label: &str, kind: &str, why: &'static str) -> Check {
         why,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refused connection and a timeout point at different fixes, so their summaries must not
+    /// blur them (a loopback test can refuse, but cannot make the network drop packets).
+    #[test]
+    fn each_connect_failure_says_what_happened() {
+        let addr: SocketAddr = "192.0.2.7:443".parse().expect("addr");
+        let refused = ConnectFailure::Refused(std::io::ErrorKind::ConnectionRefused.into());
+        let timed_out = ConnectFailure::TimedOut(Duration::from_millis(2500));
+        let other = ConnectFailure::Other(std::io::ErrorKind::NetworkUnreachable.into());
+        assert_eq!(
+            refused.summary(addr),
+            "TCP connection to 192.0.2.7:443 refused"
+        );
+        assert_eq!(
+            timed_out.summary(addr),
+            "TCP connect to 192.0.2.7:443 timed out: no answer within 2500 ms"
+        );
+        assert_eq!(
+            timed_out.evidence(),
+            "no answer within the connect timeout (2500 ms)"
+        );
+        assert_eq!(
+            other.summary(addr),
+            "TCP connect to 192.0.2.7:443 failed: network unreachable"
+        );
+        assert!(refused.next().contains("nothing listens on that port"));
+        assert!(timed_out.next().contains("firewall"));
+    }
+}
