@@ -609,7 +609,7 @@ fn a_malformed_probe_is_refused_with_the_form_to_use() {
 mod cli {
     //! `harpoon doctor` as a process: exit status, text, `--explain` and `--json`.
 
-    use super::{LOOPBACK_ONLY, allowlist, http_target};
+    use super::{LOOPBACK_ONLY, SECRET, allowlist, http_target};
     use crate::support::upstream::Upstream;
     use serde_json::Value;
     use std::process::Stdio;
@@ -623,10 +623,16 @@ mod cli {
     }
 
     async fn doctor(args: &[&str]) -> Run {
+        doctor_with(args, &[]).await
+    }
+
+    /// `harpoon doctor ARGS`, with `DOCTOR_TOKEN` unset unless `env` sets it.
+    async fn doctor_with(args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut c = Command::new(env!("CARGO_BIN_EXE_harpoon"));
         c.arg("doctor")
             .args(args)
             .env_remove("DOCTOR_TOKEN")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -758,6 +764,64 @@ mod cli {
                 ["evidence", "id", "next", "status", "summary", "why"],
                 "{c}"
             );
+        }
+    }
+
+    /// Secrets from the environment and from a file: the probe sends both (the echo upstream
+    /// sees them, and answers with them), and no output form prints either.
+    #[tokio::test]
+    async fn secrets_reach_the_upstream_and_never_the_output() {
+        let upstream = Upstream::echo().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key_file = dir.path().join("api-key");
+        let file_secret = "file-secret-value-83b2d0";
+        std::fs::write(&key_file, format!("{file_secret}\n")).expect("write key");
+        let yaml = format!(
+            "version: 1
+targets:
+  - label: inv
+    base_url: http://127.0.0.1:{port}/
+{LOOPBACK_ONLY}    headers:
+      inject:
+        Authorization: \"Bearer ${{env:DOCTOR_TOKEN}}\"
+        X-Api-Key: \"${{file:{key}}}\"
+    dangerous: {{ allow_plaintext_http: true }}
+    routes:
+      - {{ name: get_item, method: GET, path: \"/items/{{id}}\" }}
+",
+            port = upstream.addr.port(),
+            key = key_file.display(),
+        );
+        let file = write(&dir, &yaml);
+        let probe = r#"inv_get_item={"id":"7"}"#;
+        let env = [("DOCTOR_TOKEN", SECRET)];
+        let text = doctor_with(&[&file, "--explain", "--probe", probe], &env).await;
+        let json = doctor_with(&[&file, "--json", "--probe", probe], &env).await;
+        for run in [&text, &json] {
+            assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+            for secret in [SECRET, file_secret] {
+                assert!(!run.stdout.contains(secret), "{}", run.stdout);
+                assert!(!run.stderr.contains(secret), "{}", run.stderr);
+            }
+        }
+        assert!(
+            text.stdout
+                .contains("pass  secrets.inv  2 secret reference(s) resolve\n"),
+            "{}",
+            text.stdout
+        );
+        assert!(
+            text.stdout
+                .contains("pass  probe.inv_get_item  inv_get_item answered 200"),
+            "{}",
+            text.stdout
+        );
+        let seen = upstream.requests();
+        assert_eq!(seen.len(), 2, "one probe per run");
+        for request in &seen {
+            let bearer = format!("Bearer {SECRET}");
+            assert_eq!(request.header("authorization"), Some(bearer.as_str()));
+            assert_eq!(request.header("x-api-key"), Some(file_secret));
         }
     }
 
