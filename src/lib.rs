@@ -29,6 +29,8 @@
 //! - [`telemetry`] and [`metrics`]: logs, the canonical audit event, Prometheus metrics.
 //! - [`import`]: `harpoon import openapi`: an allowlist from an OpenAPI document.
 //! - [`lint`]: the review `harpoon check` prints: findings and what each target grants.
+//! - [`doctor`]: the checks `harpoon doctor` runs over the network: DNS, addresses, connect,
+//!   TLS, secrets, and read-only probes.
 //! - [`cli`]: the command line, one file per subcommand.
 //! - [`demo`]: the demo REST API behind `serve --demo`.
 //! - [`synthetic`] (hidden from the docs): large allowlists for benchmarks and scale tests.
@@ -42,6 +44,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod engine;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

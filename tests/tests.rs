@@ -8,6 +8,7 @@ mod authorization;
 mod callout;
 mod check_cli;
 mod dispatch;
+mod doctor;
 mod edge_model;
 mod embed_example;
 mod enforcement;

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. `main` parses and calls `run`.
 
 pub mod check;
+pub mod doctor;
 pub mod edge;
 pub mod explain;
 pub mod import;
@@ -33,6 +34,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate allowlists and review what they grant (text, json or sarif).
     Check(check::CheckArgs),
+    /// Check what `check` cannot: DNS, addresses, TCP, TLS and secrets of every target, from here.
+    Doctor(doctor::DoctorArgs),
     /// Print the tools/list JSON the allowlists produce.
     Tools(tools::ToolsArgs),
     /// Dry run: how a call would be decided, and the URL it would go to, without sending it.
@@ -52,6 +55,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Tools(args) => tools::run(&args),
         Command::Serve(args) => serve::run(&args),

@@ -51,6 +51,7 @@ pub mod engine;
 pub mod issuer;
 pub mod mcp_client;
 pub mod server;
+pub mod tls;
 pub mod upstream;
 
 /// An HTTP client for tests (reqwest built without a default crypto provider needs one given).
