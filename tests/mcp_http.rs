@@ -46,7 +46,10 @@ async fn initialize_reports_harpoon_and_tools_only() {
     assert_eq!(result["protocolVersion"], LEGACY);
     assert_eq!(result["serverInfo"]["name"], "harpoon");
     assert_eq!(result["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(result["capabilities"], json!({"tools": {}}));
+    assert_eq!(
+        result["capabilities"],
+        json!({"tools": {"listChanged": true}})
+    );
     for method in ["prompts/list", "resources/list", "resources/templates/list"] {
         let (id, ex) = c.legacy(method, json!({})).await;
         assert_eq!(ex.reply(id)["error"]["code"], -32601, "{method}");

@@ -19,7 +19,7 @@ impl Fingerprint {
         let mut seen = Vec::new();
         for path in paths {
             if path.is_dir() {
-                seen.push((path.clone(), stat(path)));
+                // The files, not the directory: its own time changes with any file in it.
                 for file in yaml_files(path) {
                     let meta = stat(&file);
                     seen.push((file, meta));
