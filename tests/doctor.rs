@@ -876,3 +876,121 @@ targets:
         );
     }
 }
+
+mod tunnel_service {
+    //! `harpoon doctor --tunnel`: the tunnel service's verdict on the key and tunnel id, as a
+    //! check, against a loopback service that accepts or refuses every poll.
+
+    use super::{LOOPBACK_ONLY, allowlist, http_target};
+    use crate::support::upstream::Upstream;
+    use crate::tunnel_refusals::{Refusing, TUNNEL_ID};
+    use std::process::Stdio;
+    use std::time::Duration;
+    use tokio::process::Command;
+
+    const KEY: &str = "sk-doctor_key-42";
+
+    /// `harpoon doctor FILE --tunnel --edge EDGE ARGS` with the key in HARPOON_TUNNEL_TOKEN:
+    /// (exit status, stdout, stderr).
+    async fn doctor_tunnel(edge: &str, args: &[&str]) -> (i32, String, String) {
+        let upstream = Upstream::canary().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("doctor.yaml");
+        let yaml = allowlist(&[http_target(
+            "inv",
+            "127.0.0.1",
+            upstream.addr.port(),
+            LOOPBACK_ONLY,
+            false,
+        )]);
+        std::fs::write(&file, yaml).expect("write allowlist");
+        let mut c = Command::new(env!("CARGO_BIN_EXE_harpoon"));
+        c.arg("doctor")
+            .arg(&file)
+            .args(["--tunnel", "--edge", edge])
+            .args(args)
+            .env_remove("CONTROL_PLANE_API_KEY")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("HARPOON_EDGE")
+            .env_remove("HARPOON_TUNNEL_ID")
+            .env_remove("HARPOON_TUNNEL_ORGANIZATION")
+            .env_remove("HARPOON_TUNNEL_PROXY")
+            .env("HARPOON_TUNNEL_TOKEN", KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(Duration::from_secs(40), c.output())
+            .await
+            .expect("doctor exits")
+            .expect("doctor runs");
+        assert_eq!(upstream.requests().len(), 0, "doctor called no tool");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn line<'a>(stdout: &'a str, id: &str) -> &'a str {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .unwrap_or_else(|| panic!("no {id} line in:\n{stdout}"))
+    }
+
+    #[tokio::test]
+    async fn an_accepting_service_passes_with_the_key_it_was_sent() {
+        let service = Refusing::start(204, "").await;
+        let edge = format!("http://{}", service.addr);
+        let (code, out, err) = doctor_tunnel(&edge, &["--tunnel-id", TUNNEL_ID]).await;
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(
+            line(&out, "tunnel.service").trim_end(),
+            format!("pass  tunnel.service  {edge}/ (tunnel {TUNNEL_ID}) accepts the key")
+        );
+        let polls = service.polls.lock().expect("polls").clone();
+        assert_eq!(polls.len(), 1, "one short poll");
+        assert_eq!(polls[0]["authorization"], format!("Bearer {KEY}").as_str());
+        assert!(!out.contains(KEY), "the key is never printed: {out}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_key_fails_with_the_status_and_the_fix_and_exit_1() {
+        let service = Refusing::start(401, r#"{"error":{"code":"invalid_api_key"}}"#).await;
+        let edge = format!("http://{}", service.addr);
+        let (code, out, err) = doctor_tunnel(&edge, &["--tunnel-id", TUNNEL_ID, "--json"]).await;
+        assert_eq!(code, 1, "{out}{err}");
+        let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(report["result"], "unhealthy");
+        assert_eq!(
+            report["failed_checks"],
+            serde_json::json!(["tunnel.service"])
+        );
+        let check = report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["id"] == "tunnel.service")
+            .expect("the tunnel check");
+        assert_eq!(check["status"], "fail");
+        assert_eq!(
+            check["summary"],
+            format!("{edge}/ (tunnel {TUNNEL_ID}) refused the tunnel")
+        );
+        let evidence = check["evidence"][0].as_str().expect("evidence");
+        assert!(evidence.contains("HTTP 401"), "{evidence}");
+        assert!(!check["next"].as_str().unwrap_or_default().is_empty());
+        assert!(!out.contains(KEY), "the key is never printed: {out}");
+    }
+
+    #[tokio::test]
+    async fn no_tunnel_id_is_invalid_input_and_polls_nothing() {
+        let service = Refusing::start(204, "").await;
+        let edge = format!("http://{}", service.addr);
+        let (code, out, err) = doctor_tunnel(&edge, &[]).await;
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(err.contains("no tunnel id; give --tunnel-id"), "{err}");
+        assert_eq!(service.polls.lock().expect("polls").len(), 0);
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::check::EXIT_INVALID;
 use super::startup::runtime;
+use super::tunnel::{ServiceConnection, connection_options};
 use crate::callout::{SystemResolver, client};
 use crate::config;
 use crate::doctor::{self, Check, Environment, Probe, Status};
@@ -23,6 +24,8 @@ Checks, per target: dns (the host resolves), addresses (every address is inside 
 public when none are given), connect (TCP within the connect timeout), tls (handshake, trusted
 chain, days to expiry; a warning under 21 days), secrets (every ${env:}/${file:} reference
 resolves; values are never printed). --probe makes one real GET or HEAD call through harpoon.
+--tunnel adds tunnel.service: one short poll of the tunnel service (--edge, --tunnel-id and the
+key as `harpoon tunnel` takes them) says whether it accepts the key, tunnel id and organization.
 
 Exit status: 0 healthy (warnings allowed), 1 a check failed, 2 invalid input.")]
 pub struct DoctorArgs {
@@ -38,6 +41,12 @@ pub struct DoctorArgs {
     /// Call a read-only tool once, e.g. --probe 'inventory_get_item={"id":"7"}'.
     #[arg(long, value_name = "TOOL=ARGS_JSON")]
     pub probe: Vec<Probe>,
+    /// Also check that the tunnel service answers and accepts the key and tunnel id (one short
+    /// poll, as `harpoon tunnel --check`), with the tunnel's own flags and variables.
+    #[arg(long)]
+    pub tunnel: bool,
+    #[command(flatten)]
+    pub connection: ServiceConnection,
 }
 
 pub fn run(args: &DoctorArgs) -> ExitCode {
@@ -68,7 +77,18 @@ pub fn diagnose(args: &DoctorArgs) -> Result<(String, u8), String> {
         env: Box::new(|name| std::env::var(name).ok()),
         expiry_warning_days: doctor::DEFAULT_EXPIRY_WARNING_DAYS,
     };
-    let checks = runtime()?.block_on(doctor::run(&policy, serving, &args.probe, &environment));
+    let tunnel = if args.tunnel {
+        Some(connection_options(&args.connection)?)
+    } else {
+        None
+    };
+    let checks = runtime()?.block_on(async {
+        let mut checks = doctor::run(&policy, serving, &args.probe, &environment).await;
+        if let Some(options) = &tunnel {
+            checks.push(doctor::tunnel::check(options).await);
+        }
+        checks
+    });
     let code = if doctor::healthy(&checks) {
         EXIT_HEALTHY
     } else {

@@ -43,28 +43,43 @@ pub struct TunnelArgs {
     pub allowlist: AllowlistArgs,
     #[command(flatten)]
     pub reload: ReloadArgs,
-    /// The tunnel service's base URL: OpenAI's by default (its mTLS host with --client-cert), or
-    /// any service of the same protocol.
-    #[arg(long, env = "HARPOON_EDGE")]
-    pub edge: Option<url::Url>,
-    /// The tunnel id the service knows this tunnel by.
-    #[arg(long, env = "HARPOON_TUNNEL_ID")]
-    pub tunnel_id: String,
-    /// A file holding the key (instead of the environment).
-    #[arg(long)]
-    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ServiceConnection,
     /// Commands run at once; the tunnel asks the edge for no more than it has room for.
     #[arg(long, default_value_t = 16)]
     pub max_in_flight: usize,
-    /// An OpenAI organization id, sent as `OpenAI-Organization` (organization-backed tunnels).
-    #[arg(long, env = "HARPOON_TUNNEL_ORGANIZATION")]
-    pub organization: Option<String>,
     /// How long each long-poll waits on the edge.
     #[arg(long, default_value = "25s", value_parser = parse_duration)]
     pub poll_timeout: Duration,
     /// Make one short poll, say whether the key, tunnel id and organization are accepted, and exit.
     #[arg(long)]
     pub check: bool,
+    /// Where /healthz, /readyz and /metrics are served.
+    #[arg(long, default_value = "127.0.0.1:8790")]
+    pub health_listen: SocketAddr,
+    #[command(flatten)]
+    pub drain: DrainArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// How to reach the tunnel service and who to say this tunnel is: shared by `tunnel` and
+/// `doctor --tunnel`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceConnection {
+    /// The tunnel service's base URL: OpenAI's by default (its mTLS host with --client-cert), or
+    /// any service of the same protocol.
+    #[arg(long, env = "HARPOON_EDGE")]
+    pub edge: Option<url::Url>,
+    /// The tunnel id the service knows this tunnel by.
+    #[arg(long, env = "HARPOON_TUNNEL_ID")]
+    pub tunnel_id: Option<String>,
+    /// A file holding the key (instead of the environment).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// An OpenAI organization id, sent as `OpenAI-Organization` (organization-backed tunnels).
+    #[arg(long, env = "HARPOON_TUNNEL_ORGANIZATION")]
+    pub organization: Option<String>,
     /// PEM CA certificates trusted for the service in addition to the platform's (a TLS-inspecting
     /// proxy's root, a gateway's private CA). Upstream calls do not use them.
     #[arg(long, value_name = "PEM")]
@@ -79,14 +94,12 @@ pub struct TunnelArgs {
     /// never use a proxy. HTTPS_PROXY and friends are not read.
     #[arg(long, env = "HARPOON_TUNNEL_PROXY", value_name = "URL")]
     pub proxy: Option<url::Url>,
-    /// Where /healthz, /readyz and /metrics are served.
-    #[arg(long, default_value = "127.0.0.1:8790")]
-    pub health_listen: SocketAddr,
-    #[command(flatten)]
-    pub drain: DrainArgs,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
+
+/// The poll and drain times of options made for a check (`--poll-timeout`'s and
+/// `--drain-timeout`'s defaults).
+const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(25);
+const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// OpenAI's tunnel service, the default `--edge`.
 pub const OPENAI_TUNNEL_SERVICE: &str = "https://api.openai.com";
@@ -221,6 +234,19 @@ async fn check(args: &TunnelArgs) -> Result<(), Stop> {
 }
 
 fn options(args: &TunnelArgs) -> Result<TunnelOptions, String> {
+    let mut options = connection_options(&args.connection)?;
+    options.max_in_flight = args.max_in_flight.max(1);
+    options.poll_timeout = args.poll_timeout.min(MAX_POLL_TIMEOUT);
+    options.drain_timeout = args.drain.drain_timeout;
+    Ok(options)
+}
+
+/// The options for reaching the service as `connection` says, with one command at a time
+/// and the default poll and drain times (what a check needs).
+pub fn connection_options(args: &ServiceConnection) -> Result<TunnelOptions, String> {
+    let Some(tunnel_id) = args.tunnel_id.clone() else {
+        return Err("error: no tunnel id; give --tunnel-id (or HARPOON_TUNNEL_ID), the id the service knows this tunnel by".into());
+    };
     let edge = match (&args.edge, &args.client_cert) {
         (Some(e), _) => e.clone(),
         (None, None) => url::Url::parse(OPENAI_TUNNEL_SERVICE).map_err(|e| e.to_string())?,
@@ -236,16 +262,14 @@ fn options(args: &TunnelArgs) -> Result<TunnelOptions, String> {
             tunnel::redact_userinfo(p)
         ));
     }
-    if !valid_tunnel_id(&args.tunnel_id) {
+    if !valid_tunnel_id(&tunnel_id) {
         return Err(format!(
-            "error: tunnel id '{}' may hold only lowercase letters, digits, '_' and '-'",
-            args.tunnel_id
+            "error: tunnel id '{tunnel_id}' may hold only lowercase letters, digits, '_' and '-'"
         ));
     }
-    if is_openai(&edge) && !is_service_tunnel_id(&args.tunnel_id) {
+    if is_openai(&edge) && !is_service_tunnel_id(&tunnel_id) {
         return Err(format!(
-            "error: tunnel id '{}' is not an OpenAI tunnel id (tunnel_ and 32 lowercase letters or digits); copy it from the Platform's tunnel settings, or point --edge at another service",
-            args.tunnel_id
+            "error: tunnel id '{tunnel_id}' is not an OpenAI tunnel id (tunnel_ and 32 lowercase letters or digits); copy it from the Platform's tunnel settings, or point --edge at another service"
         ));
     }
     let token = read_key(args.token_file.as_deref())?;
@@ -264,11 +288,11 @@ fn options(args: &TunnelArgs) -> Result<TunnelOptions, String> {
     Ok(TunnelOptions {
         organization: args.organization.clone(),
         edge,
-        tunnel_id: args.tunnel_id.clone(),
+        tunnel_id,
         token,
-        max_in_flight: args.max_in_flight.max(1),
-        poll_timeout: args.poll_timeout.min(MAX_POLL_TIMEOUT),
-        drain_timeout: args.drain.drain_timeout,
+        max_in_flight: 1,
+        poll_timeout: DEFAULT_POLL_TIMEOUT,
+        drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         egress: Egress {
             ca_file: args.ca_file.clone(),
             client_cert: args.client_cert.clone().zip(args.client_key.clone()),

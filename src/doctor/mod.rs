@@ -1,7 +1,8 @@
 //! `harpoon doctor`: what `check` cannot know without the network. For each target: the host
 //! resolves, every address is one the target may reach, TCP connects within the connect timeout,
 //! TLS handshakes with a trusted chain (and how long the certificate has left), every secret
-//! reference resolves; optionally a probe call of a read-only tool. Each check says what it
+//! reference resolves; optionally a probe call of a read-only tool, and (`tunnel`) whether the
+//! tunnel service accepts the tunnel. Each check says what it
 //! found, why it matters and what to do next, so an operator can act on it without reading code.
 
 mod cert_expiry;
@@ -9,6 +10,7 @@ mod network;
 mod probe;
 mod secrets;
 mod tls;
+pub mod tunnel;
 
 pub use probe::{Probe, ProbeError};
 
