@@ -41,7 +41,7 @@ fn manifests() -> Vec<(String, Value)> {
     out
 }
 
-fn list<'a>(value: &'a Value) -> &'a [Value] {
+fn list(value: &Value) -> &[Value] {
     value.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
