@@ -9,6 +9,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The kinds this test checks: a harpoon container can only hide in a Deployment here.
+const KNOWN_KINDS: [&str; 3] = ["ConfigMap", "Deployment", "NetworkPolicy"];
+
 /// Every document of every `*.yaml` in deploy/kubernetes, with the file it came from.
 fn manifests() -> Vec<(String, Value)> {
     let dir = Path::new(DEPLOY_DIR).join("kubernetes");
@@ -38,6 +41,13 @@ fn manifests() -> Vec<(String, Value)> {
         }
     }
     assert!(!out.is_empty(), "deploy/kubernetes holds no manifest");
+    // A kind this test does not read (a DaemonSet, a Job) would run harpoon unchecked.
+    for (place, doc) in &out {
+        assert!(
+            KNOWN_KINDS.contains(&text(&doc["kind"])),
+            "{place}: this test checks only {KNOWN_KINDS:?}; teach it this kind"
+        );
+    }
     out
 }
 
