@@ -7,6 +7,7 @@
 //! `/healthz` and `/readyz` on the port harpoon listens on; and every allowlist an example holds
 //! passes `harpoon check`. docs/deploy.md says what this does not cover.
 
+mod compose;
 mod dockerfile;
 mod kubernetes;
 mod systemd;
