@@ -14,6 +14,25 @@ struct Mount {
     read_only: bool,
 }
 
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+/// Whether deploy/Dockerfile.dockerignore keeps `file` (relative to the repository root, the
+/// build context) out of the context, by naming it or a directory holding it. The build stage
+/// copies the whole context, so a token left beside the examples would land in a build layer.
+fn kept_out_of_the_build(file: &Path) -> bool {
+    let file = file
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect::<PathBuf>();
+    read("Dockerfile.dockerignore")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|pattern| file.starts_with(pattern.trim_matches('/')))
+}
+
 fn strings(value: &Value, place: &str) -> Vec<String> {
     value
         .as_array()
@@ -133,6 +152,12 @@ fn compose_runs_the_image_read_only_with_what_it_reads_mounted() {
             assert!(
                 compose["secrets"][name]["file"].is_string(),
                 "{place}: secret {name} is not defined with a file at the top level"
+            );
+            let file = Path::new(DEPLOY_DIR).join(text(&compose["secrets"][name]["file"]));
+            assert!(
+                kept_out_of_the_build(&file),
+                "{place}: secret file {} is sent with the build context; list it in deploy/Dockerfile.dockerignore",
+                file.display()
             );
         }
         for file in refs
