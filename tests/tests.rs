@@ -7,6 +7,7 @@ mod audit;
 mod authorization;
 mod callout;
 mod check_cli;
+mod deploy_examples;
 mod dispatch;
 mod doctor;
 mod edge_model;
