@@ -72,12 +72,15 @@ fn invocation(place: &str, args: &[String]) -> Invocation {
             }
         }
         Command::Tunnel(t) => {
+            let c = t.connection;
+            let tunnel_id = c
+                .tunnel_id
+                .unwrap_or_else(|| panic!("{place}: the tunnel needs --tunnel-id"));
             // The default service is OpenAI's, which knows tunnels only by its own id form.
-            if t.edge.is_none() {
+            if c.edge.is_none() {
                 assert!(
-                    harpoon::transport::poll_protocol::is_service_tunnel_id(&t.tunnel_id),
-                    "{place}: --tunnel-id {} is not an OpenAI tunnel id (tunnel_ and 32 lowercase letters or digits)",
-                    t.tunnel_id
+                    harpoon::transport::poll_protocol::is_service_tunnel_id(&tunnel_id),
+                    "{place}: --tunnel-id {tunnel_id} is not an OpenAI tunnel id (tunnel_ and 32 lowercase letters or digits)"
                 );
             }
             Invocation {
@@ -86,12 +89,12 @@ fn invocation(place: &str, args: &[String]) -> Invocation {
                 allowlists: t.allowlist.allowlists,
                 listen: t.health_listen,
                 allow_remote: false,
-                files: t
+                files: c
                     .token_file
                     .into_iter()
-                    .chain(t.ca_file)
-                    .chain(t.client_cert)
-                    .chain(t.client_key)
+                    .chain(c.ca_file)
+                    .chain(c.client_cert)
+                    .chain(c.client_key)
                     .collect(),
                 drain_timeout: t.drain.drain_timeout,
             }

@@ -120,10 +120,11 @@ fn systemd_unit_is_hardened_and_its_command_and_credentials_fit() {
             "deploy/systemd/{UNIT}: {limit}="
         );
     }
-    // harpoon has no reload: a reload command would claim one.
-    assert!(
-        !unit.contains_key("Service.ExecReload"),
-        "deploy/systemd/{UNIT}: harpoon cannot reload yet"
+    // harpoon reloads on SIGHUP (tests/reload.rs), which is what `systemctl reload` must send.
+    assert_eq!(
+        one(&unit, "Service.ExecReload"),
+        "/bin/kill -HUP $MAINPID",
+        "deploy/systemd/{UNIT}: ExecReload sends SIGHUP"
     );
 
     let argv = exec_start(one(&unit, "Service.ExecStart"));
