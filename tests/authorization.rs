@@ -21,13 +21,14 @@ use tokio_util::sync::CancellationToken;
 const RESOURCE: &str = "https://mcp.example.test/mcp";
 const METADATA: &str = "https://mcp.example.test/.well-known/oauth-protected-resource/mcp";
 
-fn allowlist(issuer: &str, upstream: &str) -> String {
+/// The test allowlist, accepting `algorithms` (a YAML list).
+fn allowlist_accepting(issuer: &str, upstream: &str, algorithms: &str) -> String {
     format!(
         r#"
 version: 1
 authorization:
   resource: {RESOURCE}
-  algorithms: [ES256, EdDSA]
+  algorithms: {algorithms}
   issuers:
     - issuer: {issuer}
       network: {{ allow_cidrs: [127.0.0.1/32] }}
@@ -69,9 +70,14 @@ struct Setup {
 }
 
 async fn setup(keys: &[&Key], refresh: Duration) -> Setup {
+    setup_accepting(keys, refresh, "[ES256, EdDSA]").await
+}
+
+async fn setup_accepting(keys: &[&Key], refresh: Duration, algorithms: &str) -> Setup {
     let issuer = Issuer::start(keys).await;
     let upstream = Upstream::echo().await;
-    let policy = crate::support::engine::policy(&allowlist(&issuer.id(), &upstream.url()));
+    let yaml = allowlist_accepting(&issuer.id(), &upstream.url(), algorithms);
+    let policy = crate::support::engine::policy(&yaml);
     let options = ServiceOptions {
         key_refresh_interval: refresh,
         ..ServiceOptions::default()
@@ -235,6 +241,74 @@ async fn a_token_that_proves_nothing_gets_401_with_its_reason_and_reaches_nothin
         s.upstream.hits(),
         0,
         "a refused caller reached the upstream"
+    );
+}
+
+#[tokio::test]
+async fn rsa_tokens_verify_with_the_padding_their_key_and_header_agree_on() {
+    // One RSA key (made at test time) under four kids: published for RS256, for PS256, and
+    // twice without `alg` (any RSA padding may be tried with it).
+    let rs = Key::rsa("rs", "RS256", true);
+    let ps = Key::rsa("ps", "PS256", true);
+    let loose_pkcs1 = Key::rsa("loose", "RS256", false);
+    let loose_pss = Key::rsa("loose", "PS256", false);
+    let s = setup_accepting(&[&rs, &ps, &loose_pkcs1], Duration::ZERO, "[RS256, PS256]").await;
+    let claims = s.issuer.claims(RESOURCE, "api.read");
+    let get_item = json!({"name": "api_get_item", "arguments": {"id": "a1"}});
+    for (what, token) in [
+        ("RS256", rs.sign(&claims)),
+        ("PS256", ps.sign(&claims)),
+        ("RS256, key without alg", loose_pkcs1.sign(&claims)),
+        ("PS256, key without alg", loose_pss.sign(&claims)),
+    ] {
+        let (status, _, reply) = post(&s, Some(&token), "tools/call", get_item.clone()).await;
+        assert_eq!(status, 200, "{what}: {reply}");
+        assert_eq!(reply["result"]["isError"], json!(false), "{what}: {reply}");
+    }
+    assert_eq!(s.upstream.requests().len(), 4);
+    let hits = s.upstream.hits();
+
+    let cases = [
+        // The key says RS256: a PS256 header finds no key that fits.
+        (
+            "PS256 header, RS256 key",
+            rs.sign_claiming("PS256", &claims),
+            "unknown_key",
+        ),
+        // The key allows either padding: the header picks PSS, the PKCS#1 signature fails it.
+        (
+            "PS256 header, PKCS#1 signature",
+            loose_pkcs1.sign_claiming("PS256", &claims),
+            "bad_signature",
+        ),
+        (
+            "RS256 header, PSS signature",
+            loose_pss.sign_claiming("RS256", &claims),
+            "bad_signature",
+        ),
+        // Not configured, though the key could: refused before any key is looked at.
+        (
+            "RS384",
+            rs.sign_claiming("RS384", &claims),
+            "algorithm_not_accepted",
+        ),
+        (
+            "HS256",
+            rs.sign_claiming("HS256", &claims),
+            "algorithm_not_accepted",
+        ),
+    ];
+    for (what, token, reason) in cases {
+        let (status, challenge, body) =
+            post(&s, Some(&token), "tools/call", get_item.clone()).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(challenge, invalid_token(reason), "{what}");
+        assert_eq!(body["reason"], reason, "{what}");
+    }
+    assert_eq!(
+        s.upstream.hits(),
+        hits,
+        "a refused RSA token reached the upstream"
     );
 }
 
