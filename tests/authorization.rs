@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-const RESOURCE: &str = "https://mcp.example.test/mcp";
+pub(crate) const RESOURCE: &str = "https://mcp.example.test/mcp";
 const METADATA: &str = "https://mcp.example.test/.well-known/oauth-protected-resource/mcp";
 
 /// The test allowlist, accepting `algorithms` (a YAML list).
@@ -63,13 +63,13 @@ targets:
     )
 }
 
-struct Setup {
-    issuer: Issuer,
-    upstream: Upstream,
-    harpoon: TestServer,
+pub(crate) struct Setup {
+    pub(crate) issuer: Issuer,
+    pub(crate) upstream: Upstream,
+    pub(crate) harpoon: TestServer,
 }
 
-async fn setup(keys: &[&Key], refresh: Duration) -> Setup {
+pub(crate) async fn setup(keys: &[&Key], refresh: Duration) -> Setup {
     setup_accepting(keys, refresh, "[ES256, EdDSA]").await
 }
 
@@ -92,7 +92,12 @@ async fn setup_accepting(keys: &[&Key], refresh: Duration, algorithms: &str) -> 
 }
 
 /// A 2026-07-28 `tools/call` or `tools/list` with `token`: (status, WWW-Authenticate, body).
-async fn post(s: &Setup, token: Option<&str>, method: &str, params: Value) -> (u16, String, Value) {
+pub(crate) async fn post(
+    s: &Setup,
+    token: Option<&str>,
+    method: &str,
+    params: Value,
+) -> (u16, String, Value) {
     let mut params = params;
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": MODERN,
