@@ -4,7 +4,8 @@
 
 Everything is real and on 127.0.0.1, made by this script:
   - a test authorization server: ES256, RS256 and PS256 signing keys generated at start
-    (cryptography), its RFC 8414 metadata and JWKS served, access tokens minted per check (PyJWT);
+    (cryptography), its RFC 8414 metadata and JWKS served, access tokens minted per check (PyJWT),
+    and an RFC 7662 introspection endpoint for the opaque tokens it mints;
   - an upstream API that records every request (GET /items/<id>, and an /admin canary);
   - `harpoon serve --allowlist <generated file>` on a free port, its `authorization` section
     naming the issuer.
@@ -18,7 +19,11 @@ Checks, in the 2025-11-25 (legacy, sessions) and 2026-07-28 modes:
     allows, a call of api_get_item works, and the caller's token never reaches the upstream;
   - the same token calling api_delete_item (needs api.write) or the admin target: 403 with
     `error="insufficient_scope"` and the scopes needed, and the canary upstream stays at zero;
-  - an expired token and a token from an unknown key: 401 `invalid_token` with the reason.
+  - an expired token, a token from an unknown key, a wrong audience: 401 `invalid_token` with
+    the reason;
+  - an opaque token (RFC 7662): asked about once at the issuer's introspection endpoint (harpoon
+    authenticating with HTTP Basic), its scopes filter tools/list, calls work; an unknown opaque
+    token gets 401 `token_inactive`.
 
   tests/python/oauth_client_check.py --harpoon target/debug/harpoon [--port 18793]
 Every server it starts stops when it exits (a watchdog ends the run after WATCHDOG_SECONDS).
@@ -37,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -103,15 +109,55 @@ class SigningKey:
         return jwt.encode(claims, self.private, algorithm=self.alg, headers={"kid": self.kid, "typ": "at+jwt"})
 
 
-def issuer_server(keys: list[SigningKey]) -> ThreadingHTTPServer:
-    """The authorization server: its metadata and JWKS, nothing else."""
+# The credentials harpoon authenticates to the introspection endpoint with (HTTP Basic).
+INTROSPECTION_CREDENTIALS = "aGFycG9vbjpweXRob24tY2hlY2s="  # harpoon:python-check
+
+
+class OpaqueTokens:
+    """The issuer's opaque tokens: token -> scope, and how often each was asked about."""
+
+    def __init__(self) -> None:
+        self.scopes: dict[str, str] = {}
+        self.asked: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def mint(self, scope: str) -> str:
+        token = "opaque-" + os.urandom(16).hex()
+        with self.lock:
+            self.scopes[token] = scope
+        return token
+
+    def answer(self, token: str, issuer: str) -> dict[str, Any]:
+        with self.lock:
+            self.asked[token] = self.asked.get(token, 0) + 1
+            scope = self.scopes.get(token)
+        if scope is None:
+            return {"active": False}
+        return {"active": True, "iss": issuer, "aud": RESOURCE, "scope": scope, "sub": "user-8",
+                "client_id": "python-sdk-opaque", "exp": int(time.time()) + 300, "token_type": "Bearer"}
+
+
+def issuer_server(keys: list[SigningKey], opaque: OpaqueTokens) -> ThreadingHTTPServer:
+    """The authorization server: its metadata, JWKS and RFC 7662 introspection endpoint."""
 
     class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            length = min(int(self.headers.get("content-length") or 0), 64 * 1024)
+            form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+            if self.path != "/introspect":
+                self.reply(404, {"error": "not_found"})
+            elif self.headers.get("authorization") != f"Basic {INTROSPECTION_CREDENTIALS}":
+                self.reply(401, {"error": "invalid_client"})
+            else:
+                token = (form.get("token") or [""])[0]
+                self.reply(200, opaque.answer(token, url_of(self.server)))  # type: ignore[arg-type]
+
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             me = url_of(self.server)  # type: ignore[arg-type]
             if self.path == "/.well-known/oauth-authorization-server":
                 body = {"issuer": me, "jwks_uri": f"{me}/jwks", "authorization_endpoint": f"{me}/authorize",
-                        "token_endpoint": f"{me}/token", "response_types_supported": ["code"]}
+                        "token_endpoint": f"{me}/token", "response_types_supported": ["code"],
+                        "introspection_endpoint": f"{me}/introspect"}
                 self.reply(200, body)
             elif self.path == "/jwks":
                 self.reply(200, {"keys": [k.jwk for k in keys]})
@@ -162,6 +208,9 @@ authorization:
     - issuer: {issuer}
       network: {{ allow_cidrs: [127.0.0.1/32] }}
       dangerous: {{ allow_plaintext_http: true }}
+      introspection:
+        endpoint: {issuer}/introspect
+        authorization: "Basic ${{env:OAUTH_CHECK_INTROSPECTION}}"
 targets:
   - label: api
     description: Items, read with api.read, deleted with api.write too.
@@ -202,7 +251,8 @@ def free_port() -> int:
 
 
 def start_harpoon(harpoon: str, config: str, port: int, log: str) -> subprocess.Popen:
-    env = {**os.environ, "OAUTH_CHECK_UPSTREAM_TOKEN": INJECTED}
+    env = {**os.environ, "OAUTH_CHECK_UPSTREAM_TOKEN": INJECTED,
+           "OAUTH_CHECK_INTROSPECTION": INTROSPECTION_CREDENTIALS}
     with open(log, "w") as out:
         p = subprocess.Popen([harpoon, "serve", "--allowlist", config, "--listen", f"127.0.0.1:{port}",
                               "--log", "warn"], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -260,7 +310,7 @@ async def refused(url: str, mode: str, token: str | None) -> tuple[Session, Base
 
 
 async def check_mode(ck: Checker, url: str, mode: str, issuer: str, keys: list[SigningKey],
-                     stranger: SigningKey, seen: list[dict[str, Any]]) -> None:
+                     stranger: SigningKey, opaque: OpaqueTokens, seen: list[dict[str, Any]]) -> None:
     metadata_url = f"https://mcp.example.test{METADATA_PATH}"
     tag = f"[{mode}]"
 
@@ -323,6 +373,30 @@ async def check_mode(ck: Checker, url: str, mode: str, issuer: str, keys: list[S
                          (denied, raised, got))
         ck.check(len(seen) == before + 1, f"{tag} {key.alg}: the denied calls reached nothing", seen[before:])
 
+    # An opaque token: asked about once at the issuer's introspection endpoint, then cached.
+    before = len(seen)
+    token = opaque.mint("api.read")
+    s = Session(url, mode, token)
+    async with s.http, s.client:
+        tools = sorted(t.name for t in (await s.client.list_tools()).tools)
+        ck.check(tools == ["api_get_item", "call_target", "list_targets"],
+                 f"{tag} opaque api.read: tools/list shows only the allowed tools", tools)
+        for n in ("o1", "o2"):
+            result = await s.client.call_tool("api_get_item", {"id": n})
+            ck.check(result.is_error is False, f"{tag} opaque api.read: api_get_item {n} works",
+                     result.model_dump(by_alias=True, mode="json", exclude_none=True))
+    ck.check([r["path"] for r in seen[before:]] == ["/items/o1", "/items/o2"]
+             and not [r for r in seen[before:] for v in r["headers"].values() if token in v],
+             f"{tag} opaque: two upstream requests, without the caller's token", seen[before:])
+    ck.check(opaque.asked.get(token) == 1, f"{tag} opaque: introspected once for the whole session",
+             opaque.asked.get(token))
+    revoked = "opaque-" + os.urandom(16).hex()  # never minted: inactive
+    s, err = await refused(url, mode, revoked)
+    want = (f'Bearer resource_metadata="{metadata_url}", error="invalid_token", '
+            f'error_description="token_inactive"')
+    ck.check(err is not None and s.statuses()[:1] == [401] and s.challenges(401)[:1] == [want],
+             f"{tag} inactive opaque token: 401 invalid_token token_inactive", (err, s.responses))
+
     writer = keys[0].token(issuer, "api.read api.write")
     s = Session(url, mode, writer)
     async with s.http, s.client:
@@ -342,7 +416,8 @@ async def main_async(a: argparse.Namespace) -> int:
     keys = [SigningKey("es-1", "ES256"), SigningKey("rs-1", "RS256"), SigningKey("ps-1", "PS256")]
     stranger = SigningKey("es-stranger", "ES256")  # signs tokens; never published
     seen: list[dict[str, Any]] = []
-    issuer, upstream = issuer_server(keys), upstream_server(seen)
+    opaque = OpaqueTokens()
+    issuer, upstream = issuer_server(keys, opaque), upstream_server(seen)
     harpoon = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -358,7 +433,7 @@ async def main_async(a: argparse.Namespace) -> int:
                      and doc.get("scopes_supported") == ["admin", "api.read", "api.write"],
                      "the protected resource metadata names the issuer and the scopes", doc)
             for mode in ("legacy", "2026-07-28"):
-                await check_mode(ck, url, mode, url_of(issuer), keys, stranger, seen)
+                await check_mode(ck, url, mode, url_of(issuer), keys, stranger, opaque, seen)
             ck.check(not any(r["path"].startswith("/admin") for r in seen), "the admin canary has zero hits", seen)
     finally:
         if harpoon is not None:
