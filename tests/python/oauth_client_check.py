@@ -12,7 +12,9 @@ Everything is real and on 127.0.0.1, made by this script:
 The SDK's own HTTP client (httpx2) carries `Authorization: Bearer ...`; a response hook records
 each status and `WWW-Authenticate` the SDK received, so the checks see exactly what the SDK saw.
 
-Checks, in the 2025-11-25 (legacy, sessions) and 2026-07-28 modes:
+Checks, in the 2025-11-25 (legacy, sessions) and 2026-07-28 modes, against `harpoon serve` and
+then through `harpoon edge` and `harpoon tunnel` (where too few scopes get the engine's
+`insufficient_scope` tool result instead of a 403):
   - no token: the SDK gets 401 with `WWW-Authenticate: Bearer resource_metadata="..."`, and the
     metadata document at that URL names the issuer;
   - a token with `api.read` (ES256, RS256 and PS256): tools/list shows only the tools that scope
@@ -270,6 +272,54 @@ def start_harpoon(harpoon: str, config: str, port: int, log: str) -> subprocess.
     raise RuntimeError(f"harpoon serve did not become ready in {READY_SECONDS} s: {open(log).read()}")
 
 
+# The tunnel path: the SDK -> `harpoon edge` -> `harpoon tunnel` (which checks the caller's
+# Authorization header the command carries) -> the upstream.
+TUNNEL_ID = "tunnel_" + "fedcba9876543210" * 2
+TUNNEL_KEY = "oauth-check-key_0123456789"
+
+
+def start_tunnel(harpoon: str, config: str, log: str) -> tuple[list[subprocess.Popen], str]:
+    """`harpoon edge` and `harpoon tunnel` on free loopback ports; the edge's MCP URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    clean = {k: v for k, v in os.environ.items() if k not in (
+        "OPENAI_API_KEY", "CONTROL_PLANE_API_KEY", "HARPOON_TUNNEL_TOKEN", "HARPOON_EDGE", "HARPOON_TUNNEL_PROXY")}
+    children: list[subprocess.Popen] = []
+    with open(log, "a") as out:
+        children.append(subprocess.Popen(
+            [harpoon, "edge", "--listen", f"127.0.0.1:{port}", "--tunnel", TUNNEL_ID, "--log", "warn"],
+            env={**clean, "HARPOON_TUNNEL_TOKEN": TUNNEL_KEY}, stdout=out, stderr=subprocess.STDOUT))
+        children.append(subprocess.Popen(
+            [harpoon, "tunnel", "--allowlist", config, "--edge", base, "--tunnel-id", TUNNEL_ID,
+             "--health-listen", "127.0.0.1:0", "--poll-timeout", "2s", "--log", "warn"],
+            env={**clean, "CONTROL_PLANE_API_KEY": TUNNEL_KEY, "OAUTH_CHECK_UPSTREAM_TOKEN": INJECTED,
+                 "OAUTH_CHECK_INTROSPECTION": INTROSPECTION_CREDENTIALS},
+            stdout=out, stderr=subprocess.STDOUT))
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if any(c.poll() is not None for c in children):
+            break
+        try:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=2) as r:
+                if "harpoon_edge_tunnels_connected 1" in r.read().decode():
+                    return children, f"{base}/v1/mcp/{TUNNEL_ID}"
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop(children)
+    raise RuntimeError(f"the tunnel did not connect to the edge in {READY_SECONDS} s: {open(log).read()}")
+
+
+def stop(children: list[subprocess.Popen]) -> None:
+    for c in children:
+        c.terminate()
+    for c in children:
+        try:
+            c.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            c.kill()
+
+
 class Session:
     """One SDK client with (or without) a bearer token; `responses` is what its HTTP client got."""
 
@@ -310,9 +360,10 @@ async def refused(url: str, mode: str, token: str | None) -> tuple[Session, Base
 
 
 async def check_mode(ck: Checker, url: str, mode: str, issuer: str, keys: list[SigningKey],
-                     stranger: SigningKey, opaque: OpaqueTokens, seen: list[dict[str, Any]]) -> None:
+                     stranger: SigningKey, opaque: OpaqueTokens, seen: list[dict[str, Any]],
+                     tunnel: bool = False) -> None:
     metadata_url = f"https://mcp.example.test{METADATA_PATH}"
-    tag = f"[{mode}]"
+    tag = f"[{'tunnel ' if tunnel else ''}{mode}]"
 
     s, err = await refused(url, mode, None)
     ck.check(err is not None, f"{tag} no token: the SDK's request fails", "it succeeded")
@@ -366,6 +417,14 @@ async def check_mode(ck: Checker, url: str, mode: str, issuer: str, keys: list[S
                 except MCPError as e:
                     denied, raised = None, e
                 got = s.responses[count:]
+                if tunnel:
+                    # The tunnel answers with the engine's tool result, not a 403 (documented).
+                    texts = [getattr(b, "text", "") for b in (denied.content if denied else [])]
+                    ck.check(denied is not None and denied.is_error is True
+                             and any(t.startswith("insufficient_scope:") and needed in t for t in texts),
+                             f"{tag} {key.alg} {tool}: insufficient_scope result naming {needed!r}",
+                             (denied, raised, got))
+                    continue
                 want = (f'Bearer error="insufficient_scope", scope="{needed}", '
                         f'resource_metadata="{metadata_url}", error_description="insufficient_scope"')
                 ck.check(raised is not None and [st for st, _ in got] == [403] and got[0][1] == want,
@@ -418,14 +477,14 @@ async def main_async(a: argparse.Namespace) -> int:
     seen: list[dict[str, Any]] = []
     opaque = OpaqueTokens()
     issuer, upstream = issuer_server(keys, opaque), upstream_server(seen)
-    harpoon = None
+    children: list[subprocess.Popen] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = os.path.join(tmp, "oauth.yaml")
             with open(config, "w") as f:
                 f.write(allowlist(url_of(issuer), url_of(upstream)))
             port = a.port or free_port()
-            harpoon = start_harpoon(a.harpoon, config, port, a.log)
+            children.append(start_harpoon(a.harpoon, config, port, a.log))
             url = f"http://127.0.0.1:{port}/mcp"
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{METADATA_PATH}", timeout=10) as r:
                 doc = json.load(r)
@@ -434,14 +493,13 @@ async def main_async(a: argparse.Namespace) -> int:
                      "the protected resource metadata names the issuer and the scopes", doc)
             for mode in ("legacy", "2026-07-28"):
                 await check_mode(ck, url, mode, url_of(issuer), keys, stranger, opaque, seen)
+            tunnel_children, tunnel_url = start_tunnel(a.harpoon, config, a.log)
+            children += tunnel_children
+            for mode in ("legacy", "2026-07-28"):
+                await check_mode(ck, tunnel_url, mode, url_of(issuer), keys, stranger, opaque, seen, tunnel=True)
             ck.check(not any(r["path"].startswith("/admin") for r in seen), "the admin canary has zero hits", seen)
     finally:
-        if harpoon is not None:
-            harpoon.terminate()
-            try:
-                harpoon.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                harpoon.kill()
+        stop(children)
         issuer.shutdown()
         upstream.shutdown()
     print(f"{ck.passed} passed, {ck.failed} failed")

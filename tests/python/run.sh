@@ -76,7 +76,8 @@ for against in model edge; do
 done
 # The SDK with a bearer token: 401 and its challenge, scopes filtering tools/list, 403
 # insufficient_scope, ES256/RS256/PS256 tokens from a loopback issuer, and opaque tokens through
-# its RFC 7662 introspection endpoint (oauth_client_check.py).
+# its RFC 7662 introspection endpoint; against serve, then through edge and tunnel
+# (oauth_client_check.py, which starts and stops its own servers on free loopback ports).
 if "$PYTHON" tests/python/oauth_client_check.py --harpoon "$HARPOON" --log "$OUT/oauth-serve.log" \
     >"$OUT/oauth.log" 2>&1; then
   echo "ok: oauth ($(tail -n 1 "$OUT/oauth.log"))"; passed=$((passed + 1))
