@@ -226,3 +226,106 @@ fn assert_no_secret(secret: &str, result: &Value, call: usize) {
         }
     }
 }
+
+/// The audit event of a caller with a token records its `sub` and client id and never the token,
+/// through the HTTP layer with a token from the loopback issuer (and in process for the other
+/// kinds of caller). Everything runs on this thread's runtime, inside this thread's subscriber:
+/// harpoon's server, its issuer fetch and the engine are tasks of a current-thread runtime, so
+/// no event is emitted where the capture cannot see it.
+#[test]
+fn the_audit_event_names_the_tokens_subject_and_client_and_never_the_token() {
+    use crate::authorization::{RESOURCE, post, setup};
+    use crate::support::issuer::Key;
+    use harpoon::telemetry::{CallRecord, audit};
+    use std::time::Duration;
+
+    // The audit callsite is registered before this test's subscriber exists, and the interest
+    // cache rebuilt once it does: a callsite registered by another test's thread while this
+    // subscriber was being installed could otherwise keep a cached "never" for it (tracing
+    // computes a callsite's interest once, across the subscribers alive at that moment).
+    audit(&CallRecord::default());
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let token = std::cell::RefCell::new(String::new());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::callsite::rebuild_interest_cache();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let key = Key::es256("k1");
+            let s = setup(&[&key], Duration::ZERO).await;
+            let minted = key.sign(&s.issuer.claims(RESOURCE, "api.read"));
+            let params = json!({"name": "api_get_item", "arguments": {"id": "a1"}});
+            let (status, _, reply) = post(&s, Some(&minted), "tools/call", params).await;
+            assert_eq!(status, 200, "{reply}");
+            assert_eq!(reply["result"]["isError"], json!(false), "{reply}");
+            // The engine's own check, in process, with no caller: anonymous, refused.
+            let outcome = s
+                .harpoon
+                .service
+                .engine()
+                .call_as(
+                    &harpoon::policy::Caller::Anonymous,
+                    "api_get_item",
+                    json!({"id": "a2"}).as_object(),
+                    &tokio_util::sync::CancellationToken::new(),
+                    &harpoon::progress::NoProgress,
+                )
+                .await;
+            assert_eq!(outcome.reason(), "insufficient_scope");
+            *token.borrow_mut() = minted;
+        });
+    });
+    let token = token.into_inner();
+    assert!(token.len() > 100, "a token was minted");
+    let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    // Nor any of its three parts: the signature alone would be a leak worth finding.
+    for part in std::iter::once(token.as_str()).chain(token.split('.')) {
+        assert!(
+            !text.contains(part),
+            "the token leaked into the logs:\n{text}"
+        );
+    }
+    let audits: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "harpoon::audit")
+        .collect();
+    let got: Vec<[&str; 6]> = audits
+        .iter()
+        .map(|a| {
+            let f = &a["fields"];
+            let s = |k: &str| f[k].as_str().unwrap_or("<missing>");
+            [
+                s("tool"),
+                s("decision"),
+                s("reason"),
+                s("caller"),
+                s("subject"),
+                s("client_id"),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ["api_get_item", "allow", "ok", "token", "user-7", "client-3"],
+            [
+                "api_get_item",
+                "deny",
+                "insufficient_scope",
+                "anonymous",
+                "",
+                ""
+            ],
+        ],
+        "{text}"
+    );
+}

@@ -7,7 +7,7 @@ use crate::support::http;
 use crate::support::issuer::{Issuer, Key, now, unsigned};
 use crate::support::mcp_client::{MODERN, McpHttp};
 use crate::support::server::{self, TestServer};
-use crate::support::upstream::Upstream;
+use crate::support::upstream::{Reply, Upstream};
 use harpoon::policy::{Caller, TokenCaller};
 use harpoon::service::{HarpoonService, ServiceOptions};
 use harpoon::transport::http::HttpOptions;
@@ -18,16 +18,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-const RESOURCE: &str = "https://mcp.example.test/mcp";
+pub(crate) const RESOURCE: &str = "https://mcp.example.test/mcp";
 const METADATA: &str = "https://mcp.example.test/.well-known/oauth-protected-resource/mcp";
 
-fn allowlist(issuer: &str, upstream: &str) -> String {
+/// The test allowlist, accepting `algorithms` (a YAML list).
+fn allowlist_accepting(issuer: &str, upstream: &str, algorithms: &str) -> String {
     format!(
         r#"
 version: 1
 authorization:
   resource: {RESOURCE}
-  algorithms: [ES256, EdDSA]
+  algorithms: {algorithms}
   issuers:
     - issuer: {issuer}
       network: {{ allow_cidrs: [127.0.0.1/32] }}
@@ -62,16 +63,21 @@ targets:
     )
 }
 
-struct Setup {
-    issuer: Issuer,
-    upstream: Upstream,
-    harpoon: TestServer,
+pub(crate) struct Setup {
+    pub(crate) issuer: Issuer,
+    pub(crate) upstream: Upstream,
+    pub(crate) harpoon: TestServer,
 }
 
-async fn setup(keys: &[&Key], refresh: Duration) -> Setup {
+pub(crate) async fn setup(keys: &[&Key], refresh: Duration) -> Setup {
+    setup_accepting(keys, refresh, "[ES256, EdDSA]").await
+}
+
+async fn setup_accepting(keys: &[&Key], refresh: Duration, algorithms: &str) -> Setup {
     let issuer = Issuer::start(keys).await;
     let upstream = Upstream::echo().await;
-    let policy = crate::support::engine::policy(&allowlist(&issuer.id(), &upstream.url()));
+    let yaml = allowlist_accepting(&issuer.id(), &upstream.url(), algorithms);
+    let policy = crate::support::engine::policy(&yaml);
     let options = ServiceOptions {
         key_refresh_interval: refresh,
         ..ServiceOptions::default()
@@ -86,7 +92,12 @@ async fn setup(keys: &[&Key], refresh: Duration) -> Setup {
 }
 
 /// A 2026-07-28 `tools/call` or `tools/list` with `token`: (status, WWW-Authenticate, body).
-async fn post(s: &Setup, token: Option<&str>, method: &str, params: Value) -> (u16, String, Value) {
+pub(crate) async fn post(
+    s: &Setup,
+    token: Option<&str>,
+    method: &str,
+    params: Value,
+) -> (u16, String, Value) {
     let mut params = params;
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": MODERN,
@@ -235,6 +246,74 @@ async fn a_token_that_proves_nothing_gets_401_with_its_reason_and_reaches_nothin
         s.upstream.hits(),
         0,
         "a refused caller reached the upstream"
+    );
+}
+
+#[tokio::test]
+async fn rsa_tokens_verify_with_the_padding_their_key_and_header_agree_on() {
+    // One RSA key (made at test time) under four kids: published for RS256, for PS256, and
+    // twice without `alg` (any RSA padding may be tried with it).
+    let rs = Key::rsa("rs", "RS256", true);
+    let ps = Key::rsa("ps", "PS256", true);
+    let loose_pkcs1 = Key::rsa("loose", "RS256", false);
+    let loose_pss = Key::rsa("loose", "PS256", false);
+    let s = setup_accepting(&[&rs, &ps, &loose_pkcs1], Duration::ZERO, "[RS256, PS256]").await;
+    let claims = s.issuer.claims(RESOURCE, "api.read");
+    let get_item = json!({"name": "api_get_item", "arguments": {"id": "a1"}});
+    for (what, token) in [
+        ("RS256", rs.sign(&claims)),
+        ("PS256", ps.sign(&claims)),
+        ("RS256, key without alg", loose_pkcs1.sign(&claims)),
+        ("PS256, key without alg", loose_pss.sign(&claims)),
+    ] {
+        let (status, _, reply) = post(&s, Some(&token), "tools/call", get_item.clone()).await;
+        assert_eq!(status, 200, "{what}: {reply}");
+        assert_eq!(reply["result"]["isError"], json!(false), "{what}: {reply}");
+    }
+    assert_eq!(s.upstream.requests().len(), 4);
+    let hits = s.upstream.hits();
+
+    let cases = [
+        // The key says RS256: a PS256 header finds no key that fits.
+        (
+            "PS256 header, RS256 key",
+            rs.sign_claiming("PS256", &claims),
+            "unknown_key",
+        ),
+        // The key allows either padding: the header picks PSS, the PKCS#1 signature fails it.
+        (
+            "PS256 header, PKCS#1 signature",
+            loose_pkcs1.sign_claiming("PS256", &claims),
+            "bad_signature",
+        ),
+        (
+            "RS256 header, PSS signature",
+            loose_pss.sign_claiming("RS256", &claims),
+            "bad_signature",
+        ),
+        // Not configured, though the key could: refused before any key is looked at.
+        (
+            "RS384",
+            rs.sign_claiming("RS384", &claims),
+            "algorithm_not_accepted",
+        ),
+        (
+            "HS256",
+            rs.sign_claiming("HS256", &claims),
+            "algorithm_not_accepted",
+        ),
+    ];
+    for (what, token, reason) in cases {
+        let (status, challenge, body) =
+            post(&s, Some(&token), "tools/call", get_item.clone()).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(challenge, invalid_token(reason), "{what}");
+        assert_eq!(body["reason"], reason, "{what}");
+    }
+    assert_eq!(
+        s.upstream.hits(),
+        hits,
+        "a refused RSA token reached the upstream"
     );
 }
 
@@ -669,4 +748,163 @@ targets:
         errors.to_string(),
         "error: second.yaml:4:3: authorization is already declared at first.yaml:4:3; keep one authorization section across all loaded files"
     );
+}
+
+/// An RFC 7662 introspection endpoint on 127.0.0.1 answering for a few opaque tokens.
+async fn introspection_endpoint() -> Upstream {
+    Upstream::start(|seen| {
+        let form: BTreeMap<String, String> = url::form_urlencoded::parse(&seen.body)
+            .into_owned()
+            .collect();
+        let active = |scope: &str, aud: &str| {
+            Reply::json(
+                200,
+                json!({"active": true, "aud": aud, "scope": scope, "sub": "user-9",
+                    "client_id": "client-opaque", "exp": now() + 300, "token_type": "Bearer"}),
+            )
+        };
+        match form.get("token").map(String::as_str) {
+            Some("opaque-reader") => active("api.read", RESOURCE),
+            Some("opaque-other-audience") => active("api.read", "https://other.example/mcp"),
+            Some("opaque-huge") => Reply::json(
+                200,
+                json!({"active": true, "aud": RESOURCE, "exp": now() + 300,
+                    "padding": "x".repeat(harpoon::auth::introspection::MAX_RESPONSE_BYTES)}),
+            ),
+            _ => Reply::json(200, json!({"active": false})),
+        }
+    })
+    .await
+}
+
+/// The test setup with an introspection endpoint on the issuer; `loopback_allowed: false`
+/// leaves the issuer under the default network rule (public addresses only).
+async fn setup_introspecting(key: &Key, loopback_allowed: bool) -> (Setup, Upstream) {
+    let introspect = introspection_endpoint().await;
+    let issuer = Issuer::start(&[key]).await;
+    let upstream = Upstream::echo().await;
+    let mut yaml = allowlist_accepting(&issuer.id(), &upstream.url(), "[ES256]").replacen(
+        "      dangerous: { allow_plaintext_http: true }\n",
+        &format!(
+            "      dangerous: {{ allow_plaintext_http: true }}\n      introspection:\n        endpoint: {}/introspect\n        authorization: \"Basic ${{env:INTROSPECTION_CREDENTIALS}}\"\n",
+            introspect.url()
+        ),
+        1,
+    );
+    if !loopback_allowed {
+        // The first network rule is the issuer's.
+        yaml = yaml.replacen("      network: { allow_cidrs: [127.0.0.1/32] }\n", "", 1);
+    }
+    let policy = crate::support::engine::policy(&yaml);
+    let service = HarpoonService::from_policy(policy, ServiceOptions::default()).expect("service");
+    let harpoon = server::serve(service, HttpOptions::loopback(), ListenLimits::default()).await;
+    let setup = Setup {
+        issuer,
+        upstream,
+        harpoon,
+    };
+    (setup, introspect)
+}
+
+#[tokio::test]
+async fn the_introspection_endpoint_is_reached_under_the_issuers_network_rule() {
+    let key = Key::es256("k1");
+    let (s, introspect) = setup_introspecting(&key, false).await;
+    let get_item = json!({"name": "api_get_item", "arguments": {"id": "a1"}});
+    let (status, challenge, _) = post(&s, Some("opaque-reader"), "tools/call", get_item).await;
+    assert_eq!(status, 401);
+    assert_eq!(challenge, invalid_token("introspection_unavailable"));
+    // The peer check runs once the connection is made (the URL names an address, so no
+    // resolver is asked): the endpoint may see a connection, never a byte of a request.
+    assert_eq!(
+        introspect.requests().len(),
+        0,
+        "a loopback endpoint was asked without allow_cidrs"
+    );
+    assert_eq!(s.upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn an_opaque_token_is_introspected_once_and_its_scopes_decide() {
+    let key = Key::es256("k1");
+    let (s, introspect) = setup_introspecting(&key, true).await;
+
+    // Asked once; every later request with the same token is answered from the cache.
+    let (status, _, reply) = post(&s, Some("opaque-reader"), "tools/list", json!({})).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        tool_names(&reply),
+        ["list_targets", "call_target", "api_get_item"]
+    );
+    let get_item = json!({"name": "api_get_item", "arguments": {"id": "a1"}});
+    let (status, _, reply) = post(&s, Some("opaque-reader"), "tools/call", get_item.clone()).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["result"]["isError"], json!(false), "{reply}");
+    let delete = json!({"name": "api_delete_item", "arguments": {"id": "a1"}});
+    let (status, challenge, _) = post(&s, Some("opaque-reader"), "tools/call", delete).await;
+    assert_eq!(status, 403);
+    assert!(challenge.contains("error=\"insufficient_scope\", scope=\"api.read api.write\""));
+    let asked = introspect.requests();
+    assert_eq!(
+        asked.len(),
+        1,
+        "the answer is cached until the token expires"
+    );
+    assert_eq!(asked[0].method, "POST");
+    assert_eq!(asked[0].target, "/introspect");
+    assert_eq!(
+        asked[0].header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        asked[0].header("authorization"),
+        Some("Basic aGFycG9vbjpzM2NyM3Q="),
+        "harpoon authenticates to the introspection endpoint"
+    );
+    assert_eq!(
+        asked[0].body,
+        b"token=opaque-reader&token_type_hint=access_token"
+    );
+    // The opaque token, like a JWT, never goes upstream.
+    let seen = s.upstream.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some("Bearer s3cret-token-value")
+    );
+    assert!(
+        seen[0]
+            .headers
+            .iter()
+            .all(|(_, v)| !v.contains("opaque-reader")),
+        "the caller's token went upstream"
+    );
+
+    // Refusals: each asks again (nothing refused is cached) and reaches no upstream.
+    let hits = s.upstream.hits();
+    for (token, reason, asks) in [
+        ("opaque-revoked", "token_inactive", 1),
+        ("opaque-revoked", "token_inactive", 1),
+        ("opaque-other-audience", "wrong_audience", 1),
+        ("opaque-huge", "introspection_unavailable", 1),
+    ] {
+        let before = introspect.requests().len();
+        let (status, challenge, body) = post(&s, Some(token), "tools/call", get_item.clone()).await;
+        assert_eq!(status, 401, "{token}: {body}");
+        assert_eq!(challenge, invalid_token(reason), "{token}");
+        assert_eq!(body["reason"], reason, "{token}");
+        assert_eq!(introspect.requests().len(), before + asks, "{token}");
+    }
+    assert_eq!(
+        s.upstream.hits(),
+        hits,
+        "a refused token reached the upstream"
+    );
+
+    // A JWT is still checked against the issuer's keys and never sent to introspection.
+    let before = introspect.requests().len();
+    let jwt = key.sign(&s.issuer.claims(RESOURCE, "api.read"));
+    let (status, _, reply) = post(&s, Some(&jwt), "tools/call", get_item).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(introspect.requests().len(), before);
 }

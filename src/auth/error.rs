@@ -9,7 +9,8 @@ use std::fmt;
 pub enum TokenError {
     /// No `Authorization: Bearer` header.
     Missing,
-    /// Not three base64url parts of JSON, or larger than harpoon reads.
+    /// Not three base64url parts of JSON (and no introspection is configured), or larger than
+    /// harpoon reads.
     Malformed,
     /// `alg` is not one of the configured algorithms (`none` and HMAC never are).
     AlgorithmNotAccepted(String),
@@ -29,9 +30,13 @@ pub enum TokenError {
     NotYetValid,
     /// The issuer's keys could not be fetched.
     KeysUnavailable(KeyFetchError),
+    /// An opaque token's introspection answer says it is not active (unknown, revoked, expired).
+    Inactive,
+    /// An opaque token's issuer could not be asked about it (RFC 7662 introspection failed).
+    IntrospectionUnavailable(KeyFetchError),
 }
 
-/// Why an issuer's metadata or key set could not be read.
+/// Why an issuer's metadata, key set or introspection answer could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyFetchError {
@@ -61,6 +66,8 @@ impl TokenError {
             TokenError::Expired => "token_expired",
             TokenError::NotYetValid => "token_not_yet_valid",
             TokenError::KeysUnavailable(_) => "keys_unavailable",
+            TokenError::Inactive => "token_inactive",
+            TokenError::IntrospectionUnavailable(_) => "introspection_unavailable",
         }
     }
 }
@@ -90,6 +97,10 @@ impl fmt::Display for TokenError {
             TokenError::Expired => f.write_str("the token has expired"),
             TokenError::NotYetValid => f.write_str("the token is not valid yet"),
             TokenError::KeysUnavailable(e) => write!(f, "the issuer's keys are unavailable: {e}"),
+            TokenError::Inactive => f.write_str("the issuer says the token is not active"),
+            TokenError::IntrospectionUnavailable(e) => {
+                write!(f, "the issuer could not be asked about the token: {e}")
+            }
         }
     }
 }
@@ -109,7 +120,7 @@ impl fmt::Display for KeyFetchError {
 impl std::error::Error for TokenError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            TokenError::KeysUnavailable(e) => Some(e),
+            TokenError::KeysUnavailable(e) | TokenError::IntrospectionUnavailable(e) => Some(e),
             _ => None,
         }
     }

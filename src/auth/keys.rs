@@ -5,8 +5,8 @@
 //! the connect-time check, harpoon's own listeners refused.
 
 use super::error::KeyFetchError;
+use super::fetch;
 use super::jwk::{self, PublicKey};
-use crate::callout::client::restricted_builder;
 use crate::callout::{HostResolver, OwnListeners};
 use crate::policy::Issuer;
 use std::sync::Arc;
@@ -162,53 +162,9 @@ async fn get(
     issuer: &Issuer,
     ctx: &FetchContext,
 ) -> Result<Vec<u8>, KeyFetchError> {
-    let port = url.port_or_known_default().unwrap_or(443);
-    let client = restricted_builder(
-        &issuer.network,
-        port,
-        Some(&ctx.tls),
-        &ctx.resolver,
-        &ctx.own,
-    )
-    .connect_timeout(FETCH_TIMEOUT)
-    .build()
-    .map_err(|e| KeyFetchError::Request(e.to_string()))?;
-    let request = async {
-        let mut response = client
-            .get(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| KeyFetchError::Request(describe(&e)))?;
-        if !response.status().is_success() {
-            return Err(KeyFetchError::Request(format!(
-                "status {}",
-                response.status().as_u16()
-            )));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| KeyFetchError::Request(describe(&e)))?
-        {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(KeyFetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
-    };
-    tokio::time::timeout(FETCH_TIMEOUT, request)
-        .await
-        .unwrap_or_else(|_| Err(KeyFetchError::Request("timed out".into())))
-}
-
-/// The cause of a failed request, innermost first (an address refusal says which rule).
-fn describe(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
+    let client = fetch::client(url, issuer, ctx)?;
+    let request = client
+        .get(url.clone())
+        .header(reqwest::header::ACCEPT, "application/json");
+    fetch::send_bounded(request, MAX_DOCUMENT_BYTES).await
 }

@@ -1,10 +1,14 @@
 //! harpoon as an OAuth 2.1 resource server (the MCP authorization specification): the access
 //! token a remote caller presents is checked here (signature with a configured algorithm and a
 //! key its issuer publishes, `iss`, `aud`, `exp`, `nbf`) and becomes a `Caller`, whose scopes the
-//! engine checks against each tool's `access`. The token itself is never kept, logged or sent
-//! upstream. `metadata` gives the RFC 9728 document and the `WWW-Authenticate` challenges.
+//! engine checks against each tool's `access`. A token that is no JWT is asked about at the
+//! issuer's RFC 7662 introspection endpoint when one is configured (`introspection`). The token
+//! itself is never kept, logged or sent upstream. `metadata` gives the RFC 9728 document and the
+//! `WWW-Authenticate` challenges.
 
 pub mod error;
+pub mod fetch;
+pub mod introspection;
 pub mod jwk;
 pub mod jwt;
 pub mod keys;
@@ -14,6 +18,7 @@ pub use error::{KeyFetchError, TokenError};
 pub use keys::{FetchContext, REFRESH_INTERVAL};
 
 use crate::policy::{AuthorizationPolicy, Caller, Policy};
+use introspection::Introspector;
 use keys::{IssuerKeys, Lookup};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,6 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct Authorizer {
     config: AuthorizationPolicy,
     issuers: Vec<IssuerKeys>,
+    introspector: Introspector,
     fetch: FetchContext,
 }
 
@@ -38,6 +44,7 @@ impl Authorizer {
         Some(Self {
             config,
             issuers,
+            introspector: Introspector::default(),
             fetch,
         })
     }
@@ -57,7 +64,11 @@ impl Authorizer {
     /// The caller `token` proves, or why it proves nothing.
     pub async fn authorize(&self, token: Option<&str>) -> Result<Caller, TokenError> {
         let token = token.ok_or(TokenError::Missing)?;
-        let jws = jwt::split(token, &self.config.algorithms)?;
+        let jws = match jwt::split(token, &self.config.algorithms) {
+            Ok(jws) => jws,
+            Err(TokenError::Malformed) => return self.introspect(token).await,
+            Err(e) => return Err(e),
+        };
         let keys = jwt::claimed_issuer(&jws.payload)
             .and_then(|iss| self.issuers.iter().find(|i| i.issuer().id() == iss))
             .ok_or(TokenError::UnknownIssuer)?;
@@ -85,5 +96,18 @@ impl Authorizer {
             now,
         )?;
         Ok(Caller::Token(Arc::new(caller)))
+    }
+
+    /// A token that is no JWT: asked about at the introspecting issuer, if one is configured.
+    async fn introspect(&self, token: &str) -> Result<Caller, TokenError> {
+        let issuer = self
+            .config
+            .introspecting_issuer()
+            .ok_or(TokenError::Malformed)?;
+        let caller = self
+            .introspector
+            .check(token, issuer, self.config.resource.as_str(), &self.fetch)
+            .await?;
+        Ok(Caller::Token(caller))
     }
 }

@@ -43,6 +43,19 @@ pub struct RawIssuer {
     pub network: Option<RawNetwork>,
     #[serde(default)]
     pub dangerous: Option<Spanned<RawDangerous>>,
+    /// Where opaque (non-JWT) tokens are checked (RFC 7662); absent: only JWTs are accepted.
+    #[serde(default)]
+    pub introspection: Option<Spanned<RawIntrospection>>,
+}
+
+/// An issuer's RFC 7662 token introspection endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntrospection {
+    pub endpoint: Spanned<String>,
+    /// The `Authorization` header harpoon authenticates with (`Basic ${env:NAME}`, ...).
+    #[serde(default)]
+    pub authorization: Option<Spanned<String>>,
 }
 
 /// `access`: what a caller's token must carry to use a target or a route.

@@ -125,7 +125,8 @@ fn endpoint(policy: &Policy, out: &mut Vec<Finding>) {
                 target: String::new(),
                 message: format!(
                     "authorization issuer '{}': dangerous.allow_plaintext_http lets its keys \
-                     be read over plaintext http",
+                     be read (and, with introspection, callers' tokens be sent) over plaintext \
+                     http",
                     issuer.id()
                 ),
                 hint: "reach the issuer over https".into(),

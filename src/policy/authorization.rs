@@ -6,7 +6,8 @@
 use super::compiler::Compiler;
 use super::model::Dangerous;
 use super::net::{NetworkPolicy, parse_cidr};
-use crate::config::raw::{RawAuthorization, RawIssuer};
+use super::secret::{InjectedValue, SecretMode, SecretTemplate};
+use crate::config::raw::{RawAuthorization, RawIntrospection, RawIssuer};
 use crate::config::{ErrorKind, Location};
 use serde_saphyr::Spanned;
 use std::fmt;
@@ -79,7 +80,18 @@ pub struct Issuer {
     pub jwks_uri: Option<url::Url>,
     pub network: NetworkPolicy,
     pub dangerous: Dangerous,
+    /// Where its opaque tokens are checked (RFC 7662), if anywhere.
+    pub introspection: Option<Introspection>,
     pub location: Location,
+}
+
+/// An issuer's token introspection endpoint (RFC 7662) and how harpoon authenticates to it.
+#[derive(Debug, Clone)]
+pub struct Introspection {
+    pub endpoint: url::Url,
+    /// The `Authorization` header sent with each request (RFC 7662 §2.1 requires the resource
+    /// server to authenticate); `None` sends none.
+    pub authorization: Option<InjectedValue>,
 }
 
 impl Issuer {
@@ -115,6 +127,11 @@ impl AuthorizationPolicy {
     /// The issuer whose identifier is `iss`.
     pub fn issuer(&self, iss: &str) -> Option<&Issuer> {
         self.issuers.iter().find(|i| i.id() == iss)
+    }
+
+    /// The one issuer that introspects opaque tokens, if any.
+    pub fn introspecting_issuer(&self) -> Option<&Issuer> {
+        self.issuers.iter().find(|i| i.introspection.is_some())
     }
 }
 
@@ -167,6 +184,17 @@ pub(super) fn compile_authorization(
         .iter()
         .filter_map(|i| compile_issuer(c, i))
         .collect();
+    // An opaque token names no issuer: with two introspection endpoints harpoon would have to
+    // show every caller's token to an issuer that may not have made it.
+    if let [_, second, ..] = &issuers
+        .iter()
+        .filter(|i| i.introspection.is_some())
+        .collect::<Vec<_>>()[..]
+    {
+        let msg = "more than one issuer has an introspection endpoint";
+        let hint = "keep introspection on the one issuer that makes opaque tokens";
+        c.error(ErrorKind::Authorization, &second.location, ctx, msg, hint);
+    }
     if c.errors.len() > errors_before {
         return None;
     }
@@ -247,6 +275,10 @@ fn compile_issuer(c: &mut Compiler, raw: &Spanned<RawIssuer>) -> Option<Issuer> 
             Err((m, h)) => c.error(ErrorKind::Network, &at, &ctx, m, &h),
         }
     }
+    let introspection = match &raw.introspection {
+        None => None,
+        Some(i) => Some(compile_introspection(c, &i.value, plain, &ctx)?),
+    };
     Some(Issuer {
         id: raw.issuer.value.clone(),
         url: issuer?,
@@ -257,6 +289,63 @@ fn compile_issuer(c: &mut Compiler, raw: &Spanned<RawIssuer>) -> Option<Issuer> 
         },
         network: NetworkPolicy::new(nets),
         dangerous,
+        introspection,
         location,
     })
+}
+
+fn compile_introspection(
+    c: &mut Compiler,
+    raw: &RawIntrospection,
+    plain: bool,
+    ctx: &str,
+) -> Option<Introspection> {
+    let at = c.loc(&raw.endpoint);
+    let hint = "write an https URL (http only with dangerous.allow_plaintext_http)";
+    let endpoint = parse_url(&raw.endpoint.value, plain)
+        .map_err(|m| c.error(ErrorKind::Authorization, &at, ctx, m, hint))
+        .ok();
+    let authorization = match &raw.authorization {
+        None => None,
+        Some(text) => Some(compile_client_authorization(c, text, ctx)?),
+    };
+    Some(Introspection {
+        endpoint: endpoint?,
+        authorization,
+    })
+}
+
+/// The introspection request's `Authorization` value: a secret like an injected header's.
+fn compile_client_authorization(
+    c: &mut Compiler,
+    text: &Spanned<String>,
+    ctx: &str,
+) -> Option<InjectedValue> {
+    let at = c.loc(text);
+    let template = match SecretTemplate::parse(&text.value) {
+        Ok(t) => t,
+        Err(m) => {
+            let msg = format!("introspection authorization {m}");
+            c.error(ErrorKind::Secret, &at, ctx, msg, "");
+            return None;
+        }
+    };
+    if !template.has_reference() {
+        let msg = "introspection authorization is written inline";
+        let hint = "keep the credentials out of the file: use ${env:NAME} or ${file:/path}";
+        c.error(ErrorKind::Secret, &at, ctx, msg, hint);
+        return None;
+    }
+    match c.secrets {
+        SecretMode::Validate => Some(InjectedValue::Unresolved),
+        SecretMode::Resolve => match template.resolve(c.env) {
+            Ok(s) => Some(InjectedValue::Resolved(s)),
+            Err(m) => {
+                let msg = format!("introspection authorization: {m}");
+                let hint = "provide the secret to harpoon's process";
+                c.error(ErrorKind::Secret, &at, ctx, msg, hint);
+                None
+            }
+        },
+    }
 }

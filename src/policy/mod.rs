@@ -26,7 +26,7 @@ pub mod tool;
 pub mod types;
 
 pub use access::{Access, AccessDenial, Caller, TokenCaller};
-pub use authorization::{Algorithm, AuthorizationPolicy, Issuer};
+pub use authorization::{Algorithm, AuthorizationPolicy, Introspection, Issuer};
 pub use compile_route::{MAX_ENUM_VALUES, RESERVED_ARGUMENTS, valid_query_name};
 pub use decide::{CallLimits, Decision, Permit, decide};
 pub use deny::DenyReason;

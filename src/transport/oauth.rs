@@ -94,8 +94,14 @@ pub async fn authorize(
 }
 
 fn unauthorized(authorizer: &Authorizer, error: &TokenError) -> Response {
-    if let TokenError::KeysUnavailable(e) = error {
-        tracing::warn!(error = %e, "an issuer's keys could not be fetched");
+    match error {
+        TokenError::KeysUnavailable(e) => {
+            tracing::warn!(error = %e, "an issuer's keys could not be fetched");
+        }
+        TokenError::IntrospectionUnavailable(e) => {
+            tracing::warn!(error = %e, "an issuer's introspection endpoint could not be asked");
+        }
+        _ => {}
     }
     let challenge = unauthorized_challenge(&authorizer.config().metadata_url(), error);
     let body = json!({"error": if *error == TokenError::Missing { "unauthorized" } else { "invalid_token" },

@@ -3,6 +3,8 @@
 # path (MCP client -> harpoon edge -> harpoon tunnel -> upstream), in each of its three modes
 # (auto, legacy, 2026-07-28): list tools, a read, a write, denials, an oversize response,
 # list_targets, an unknown tool, progress notifications (relayed through the tunnel as SSE events).
+# Then the SDK with a bearer token against `harpoon serve` as an OAuth 2.1 resource server, its
+# test issuer, keys and tokens made by the script (oauth_client_check.py).
 #
 #   HARPOON=target/debug/harpoon PYTHON=.venv/bin/python tests/python/run.sh
 set -euo pipefail
@@ -72,5 +74,15 @@ for against in model edge; do
     echo "FAILED: service-$against"; cat "$OUT/service-$against.log"; failed=$((failed + 1))
   fi
 done
+# The SDK with a bearer token: 401 and its challenge, scopes filtering tools/list, 403
+# insufficient_scope, ES256/RS256/PS256 tokens from a loopback issuer, and opaque tokens through
+# its RFC 7662 introspection endpoint; against serve, then through edge and tunnel
+# (oauth_client_check.py, which starts and stops its own servers on free loopback ports).
+if "$PYTHON" tests/python/oauth_client_check.py --harpoon "$HARPOON" --log "$OUT/oauth-serve.log" \
+    >"$OUT/oauth.log" 2>&1; then
+  echo "ok: oauth ($(tail -n 1 "$OUT/oauth.log"))"; passed=$((passed + 1))
+else
+  echo "FAILED: oauth"; cat "$OUT/oauth.log" "$OUT/oauth-serve.log"; failed=$((failed + 1))
+fi
 echo "python sdk client runs: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -18,6 +18,7 @@ pub fn test_env(name: &str) -> Option<String> {
     match name {
         "TEST_TOKEN" => Some("s3cret-token-value".to_owned()),
         "TENANT" => Some("tenant-42".to_owned()),
+        "INTROSPECTION_CREDENTIALS" => Some("aGFycG9vbjpzM2NyM3Q=".to_owned()),
         _ => None,
     }
 }

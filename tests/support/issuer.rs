@@ -1,8 +1,9 @@
-//! A test authorization server on 127.0.0.1: signing keys made at test time (ES256 and EdDSA,
-//! with ring), its RFC 8414 metadata and JWKS served by a loopback upstream that counts every
+//! A test authorization server on 127.0.0.1: signing keys made at test time (ES256 and EdDSA
+//! with ring; RSA for RS256 and PS256 with `rsa_key`, signed by ring), its RFC 8414 metadata and JWKS served by a loopback upstream that counts every
 //! request, and access tokens minted per test. Keys can be rotated: the JWKS then publishes
 //! only the new one.
 
+use super::rsa_key::{self, RsaKey};
 use super::upstream::{Reply, Upstream};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,8 +15,29 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A signing key and its public JWK.
 pub enum Key {
-    Es256 { kid: String, pair: EcdsaKeyPair },
-    EdDsa { kid: String, pair: Ed25519KeyPair },
+    Es256 {
+        kid: String,
+        pair: EcdsaKeyPair,
+    },
+    EdDsa {
+        kid: String,
+        pair: Ed25519KeyPair,
+    },
+    /// `alg` is `RS256` or `PS256`; the JWK names it only when `publish_alg` (a key without
+    /// `alg` may verify either padding).
+    Rsa {
+        kid: String,
+        alg: &'static str,
+        publish_alg: bool,
+        key: Arc<RsaKey>,
+    },
+}
+
+/// The RSA key of this test binary: made once (finding two 1024-bit primes takes a while),
+/// published under several `kid`s by the tests that need RSA.
+fn shared_rsa_key() -> Arc<RsaKey> {
+    static KEY: OnceLock<Arc<RsaKey>> = OnceLock::new();
+    Arc::clone(KEY.get_or_init(|| Arc::new(rsa_key::generate())))
 }
 
 impl Key {
@@ -39,9 +61,20 @@ impl Key {
         }
     }
 
+    /// The test binary's RSA key under `kid`, signing with `alg` (`RS256` or `PS256`).
+    pub fn rsa(kid: &str, alg: &'static str, publish_alg: bool) -> Self {
+        assert!(matches!(alg, "RS256" | "PS256"), "{alg}");
+        Key::Rsa {
+            kid: kid.into(),
+            alg,
+            publish_alg,
+            key: shared_rsa_key(),
+        }
+    }
+
     pub fn kid(&self) -> &str {
         match self {
-            Key::Es256 { kid, .. } | Key::EdDsa { kid, .. } => kid,
+            Key::Es256 { kid, .. } | Key::EdDsa { kid, .. } | Key::Rsa { kid, .. } => kid,
         }
     }
 
@@ -49,6 +82,7 @@ impl Key {
         match self {
             Key::Es256 { .. } => "ES256",
             Key::EdDsa { .. } => "EdDSA",
+            Key::Rsa { alg, .. } => alg,
         }
     }
 
@@ -61,12 +95,31 @@ impl Key {
             }
             Key::EdDsa { kid, pair } => json!({"kty": "OKP", "crv": "Ed25519", "kid": kid,
                 "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref())}),
+            Key::Rsa {
+                kid,
+                alg,
+                publish_alg,
+                key,
+            } => {
+                let mut jwk = json!({"kty": "RSA", "kid": kid, "use": "sig",
+                    "n": URL_SAFE_NO_PAD.encode(&key.n), "e": URL_SAFE_NO_PAD.encode(&key.e)});
+                if *publish_alg {
+                    jwk["alg"] = json!(alg);
+                }
+                jwk
+            }
         }
     }
 
     /// A compact JWS of `claims` with this key, its `kid` in the header.
     pub fn sign(&self, claims: &Value) -> String {
-        let header = json!({"alg": self.alg(), "typ": "at+jwt", "kid": self.kid()});
+        self.sign_claiming(self.alg(), claims)
+    }
+
+    /// A compact JWS signed with this key's own algorithm whose header claims `header_alg`
+    /// (algorithm confusion: the header must not choose how the signature is checked).
+    pub fn sign_claiming(&self, header_alg: &str, claims: &Value) -> String {
+        let header = json!({"alg": header_alg, "typ": "at+jwt", "kid": self.kid()});
         let signed = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -79,6 +132,18 @@ impl Key {
                 .as_ref()
                 .to_vec(),
             Key::EdDsa { pair, .. } => pair.sign(signed.as_bytes()).as_ref().to_vec(),
+            Key::Rsa { alg, key, .. } => {
+                let padding: &'static dyn signature::RsaEncoding = if *alg == "PS256" {
+                    &signature::RSA_PSS_SHA256
+                } else {
+                    &signature::RSA_PKCS1_SHA256
+                };
+                let mut sig = vec![0u8; key.pair.public().modulus_len()];
+                key.pair
+                    .sign(padding, &SystemRandom::new(), signed.as_bytes(), &mut sig)
+                    .expect("sign");
+                sig
+            }
         };
         format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig))
     }

@@ -50,6 +50,7 @@ pub fn all_secrets(_: &str) -> Option<String> {
 pub mod engine;
 pub mod issuer;
 pub mod mcp_client;
+pub mod rsa_key;
 pub mod server;
 pub mod tls;
 pub mod upstream;
