@@ -657,11 +657,16 @@ async fn the_tunnel_checks_the_callers_authorization_header_the_same_way() {
         "{read}"
     );
     let write = &by_id["write"];
-    assert_eq!(write["resp_json"]["result"]["isError"], true, "{write}");
-    let text = write["resp_json"]["result"]["content"][0]["text"]
+    assert_eq!(write["resp_code"], 403, "{write}");
+    assert_eq!(write["resp_json"]["error"], "insufficient_scope", "{write}");
+    assert_eq!(write["resp_json"]["scope"], "api.read api.write", "{write}");
+    let challenge = write["resp_headers"]["WWW-Authenticate"][0]
         .as_str()
         .unwrap_or("");
-    assert!(text.starts_with("insufficient_scope: "), "{text}");
+    assert!(
+        challenge.starts_with("Bearer error=\"insufficient_scope\", scope=\"api.read api.write\""),
+        "{challenge}"
+    );
     let oauth = &by_id["oauth"];
     assert_eq!(oauth["resp_type"], "oauth_discovery_response");
     assert_eq!(oauth["resp_code"], 200);

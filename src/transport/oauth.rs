@@ -125,6 +125,23 @@ fn scope_check(
     body: &[u8],
 ) -> Option<Response> {
     let message: Value = serde_json::from_slice(body).ok()?;
+    let refusal = scope_refusal(policy, authorizer, caller, &message)?;
+    let mut r = json_response(StatusCode::FORBIDDEN, &refusal.body);
+    if let Ok(v) = HeaderValue::from_str(&refusal.challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    Some(r)
+}
+
+/// The 403 `insufficient_scope` refusal of a JSON-RPC `message` that calls a tool `caller`'s
+/// scopes do not cover, with the challenge naming every scope the tool needs; `None` for any
+/// other message (the engine checks again, whatever this says). HTTP and the tunnel both ask it.
+pub fn scope_refusal(
+    policy: &Policy,
+    authorizer: &Authorizer,
+    caller: &Caller,
+    message: &Value,
+) -> Option<Refusal> {
     if message.get("method")?.as_str()? != "tools/call" {
         return None;
     }
@@ -140,14 +157,11 @@ fn scope_check(
             policy.may_use(caller, policy.target(label)?, None).err()?
         }
     };
-    let challenge = insufficient_scope_challenge(&authorizer.config().metadata_url(), &denial);
-    let body = json!({"error": "insufficient_scope", "scope": denial.needed.join(" "),
-        "error_description": format!("tool '{name}' needs the scopes: {}", denial.needed.join(" "))});
-    let mut r = json_response(StatusCode::FORBIDDEN, &body);
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    Some(r)
+    Some(Refusal {
+        challenge: insufficient_scope_challenge(&authorizer.config().metadata_url(), &denial),
+        body: json!({"error": "insufficient_scope", "scope": denial.needed.join(" "),
+            "error_description": format!("tool '{name}' needs the scopes: {}", denial.needed.join(" "))}),
+    })
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
@@ -159,8 +173,8 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-/// Why a caller's `Authorization` header (from a transport without an HTTP request of its own:
-/// the tunnel) was refused: the 401's challenge and JSON body.
+/// Why a caller was refused on a transport without an HTTP request of its own (the tunnel): the
+/// `WWW-Authenticate` challenge and the JSON body of its 401 (the token) or 403 (the scopes).
 #[derive(Debug, Clone)]
 pub struct Refusal {
     pub challenge: String,

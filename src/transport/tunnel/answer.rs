@@ -4,7 +4,7 @@
 
 use super::{BACKOFF_MIN, Backoff, Shared, TunnelOptions, retry_after};
 use crate::auth::metadata::resource_metadata;
-use crate::transport::oauth::authorize_header;
+use crate::transport::oauth::{authorize_header, scope_refusal};
 use crate::transport::poll_protocol::{
     CommandType, MAIN_CHANNEL, MAX_REPLY_BODY_BYTES, PolledCommand, Reply, RespType,
     SHARD_TOKEN_HEADER,
@@ -167,6 +167,23 @@ pub(super) async fn run_command(
                         return;
                     }
                 };
+            // Too few scopes for the tool: 403 with the challenge, as `serve` answers it.
+            if let Some(refusal) = caller.as_ref().and_then(|c| {
+                let generation = shared.service.handler().current();
+                let authorizer = generation.authorizer()?;
+                scope_refusal(generation.engine().policy(), authorizer, c, jsonrpc)
+            }) {
+                let mut headers = json_content_type();
+                headers.insert("WWW-Authenticate".to_owned(), vec![refusal.challenge]);
+                let reply = Reply {
+                    resp_code: 403,
+                    resp_json: Some(refusal.body),
+                    resp_headers: Some(headers),
+                    ..base
+                };
+                post_reply(shared, command, &reply, deadline).await;
+                return;
+            }
             let cancel = CancellationToken::new();
             let key = (session, id.to_string());
             shared
