@@ -66,6 +66,8 @@ async fn initialize_reports_harpoon_and_tools_only() {
         discover["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
         "harpoon"
     );
+    // Stateless requests get no list-change notifications (no subscriptions): not claimed.
+    assert_eq!(discover["capabilities"], json!({"tools": {}}), "{discover}");
 }
 
 #[tokio::test]
