@@ -4,8 +4,10 @@
 //! `check` gives, counted in `harpoon_reload_failures_total`, and the policy before keeps
 //! serving. Readiness never changes: a refused reload loses nothing.
 
+mod last;
 mod watch;
 
+pub use last::{LastReload, MAX_RELOAD_MESSAGE_BYTES, ReloadResult};
 pub use watch::Fingerprint;
 
 use crate::policy::Policy;
@@ -66,6 +68,16 @@ pub async fn reload_once(service: &HarpoonService, load: &Loader) -> Result<Relo
             Err(e)
         }
     };
+    match &result {
+        Ok(r) => service.last_reload().set(
+            true,
+            &format!(
+                "allowlists reloaded: {} tool(s) before, {} after; {} open session(s) told the list changed",
+                r.tools_before, r.tools_after, r.sessions_told
+            ),
+        ),
+        Err(e) => service.last_reload().set(false, &e.to_string()),
+    }
     match &result {
         Ok(r) => tracing::info!(
             tools_before = r.tools_before,
