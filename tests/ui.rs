@@ -481,3 +481,38 @@ async fn a_real_browser_shows_a_call_made_during_the_test_and_no_secret() {
     );
     assert!(!foreign.contains("api_get_item"), "{foreign}");
 }
+
+#[tokio::test]
+async fn allow_remote_ui_without_a_token_refuses_the_start() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("api.yaml");
+    std::fs::write(&file, crate::enforcement::allowlist(&up.url())).expect("write");
+    let run = Command::new(env!("CARGO_BIN_EXE_harpoon"))
+        .env_remove("HARPOON_TOKEN")
+        .env_remove("HARPOON_LISTEN")
+        .env_remove("HARPOON_ALLOWLIST")
+        .env("TEST_TOKEN", secret())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-remote-ui",
+            "--allowlist",
+        ])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("exits")
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--allow-remote-ui needs a bearer token in HARPOON_TOKEN"),
+        "{stderr}"
+    );
+}
