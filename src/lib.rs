@@ -27,6 +27,7 @@
 //! - [`transport`]: Streamable HTTP, stdio, in-process messages, the tunnel and its edge.
 //! - [`service`]: harpoon as a library, to embed in another program.
 //! - [`telemetry`] and [`metrics`]: logs, the canonical audit event, Prometheus metrics.
+//! - [`last_reload`]: what the last reload SIGHUP or `--watch` started came to, for the admin page.
 //! - [`recent`]: the last 200 calls (policy names, codes and numbers only) for the admin page.
 //! - [`import`]: `harpoon import openapi`: an allowlist from an OpenAPI document.
 //! - [`lint`]: the review `harpoon check` prints: findings and what each target grants.
@@ -51,6 +52,7 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod import;
+pub mod last_reload;
 pub mod lint;
 pub mod mcp;
 pub mod metrics;

@@ -13,10 +13,10 @@ use crate::auth::{Authorizer, FetchContext};
 use crate::callout::{Callout, HostResolver, OwnListeners, SystemResolver, TlsError};
 use crate::config::{self, ConfigErrors};
 use crate::engine::Engine;
+use crate::last_reload::LastReload;
 use crate::mcp::generation::Generation;
 use crate::mcp::{CallTracker, McpHandler};
 use crate::policy::{Policy, SecretMode};
-use crate::reload::LastReload;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 

@@ -4,10 +4,8 @@
 //! `check` gives, counted in `harpoon_reload_failures_total`, and the policy before keeps
 //! serving. Readiness never changes: a refused reload loses nothing.
 
-mod last;
 mod watch;
 
-pub use last::{LastReload, MAX_RELOAD_MESSAGE_BYTES, ReloadResult};
 pub use watch::Fingerprint;
 
 use crate::policy::Policy;

@@ -3,9 +3,9 @@
 //! exactly as `harpoon check` words them. Every dynamic string goes through `escape`, even the
 //! ones that come from the allowlists: a description or a refusal message may hold `<`.
 
+use crate::last_reload::ReloadResult;
 use crate::lint::{self, Finding, Grant};
 use crate::recent::RECENT_CALLS;
-use crate::reload::ReloadResult;
 use crate::service::HarpoonService;
 use std::fmt::Write as _;
 
