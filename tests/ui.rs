@@ -212,9 +212,10 @@ async fn the_calls_json_lists_each_call_and_never_an_argument_a_body_or_a_secret
 }
 
 #[tokio::test]
-async fn the_last_reload_is_shown_and_its_text_escaped() {
+async fn the_last_reload_is_shown_escaped_and_the_calls_before_it_stay_listed() {
     let up = upstream().await;
     let s = start(&up, HttpOptions::loopback()).await;
+    make_calls(&s.mcp_url()).await;
     let (_, _, page) = get_with(&s.url("/ui"), &[]).await;
     assert!(page.contains("No reload since the start"), "{page}");
 
@@ -242,6 +243,13 @@ async fn the_last_reload_is_shown_and_its_text_escaped() {
     assert!(
         page.contains("applied</p>\n<pre>allowlists reloaded: 5 tool(s) before, 5 after"),
         "{page}"
+    );
+    let (_, _, text) = get_with(&s.url("/ui/calls.json"), &[]).await;
+    let data: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(
+        data["calls"].as_array().map(Vec::len),
+        Some(3),
+        "the calls made before the reloads: {text}"
     );
 }
 
