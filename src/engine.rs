@@ -234,6 +234,7 @@ impl Engine {
         };
         telemetry::audit(&record);
         self.metrics.record(&record);
+        self.metrics.recent().push(&record);
     }
 }
 

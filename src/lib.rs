@@ -27,6 +27,8 @@
 //! - [`transport`]: Streamable HTTP, stdio, in-process messages, the tunnel and its edge.
 //! - [`service`]: harpoon as a library, to embed in another program.
 //! - [`telemetry`] and [`metrics`]: logs, the canonical audit event, Prometheus metrics.
+//! - [`last_reload`]: what the last reload SIGHUP or `--watch` started came to, for the admin page.
+//! - [`recent`]: the last 200 calls (policy names, codes and numbers only) for the admin page.
 //! - [`import`]: `harpoon import openapi`: an allowlist from an OpenAPI document.
 //! - [`lint`]: the review `harpoon check` prints: findings and what each target grants.
 //! - [`doctor`]: the checks `harpoon doctor` runs over the network: DNS, addresses, connect,
@@ -50,11 +52,13 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod import;
+pub mod last_reload;
 pub mod lint;
 pub mod mcp;
 pub mod metrics;
 pub mod policy;
 pub mod progress;
+pub mod recent;
 pub mod reload;
 pub mod service;
 pub mod synthetic;

@@ -2,6 +2,7 @@
 //! target labels) and from the fixed reason codes, never from caller input (an unknown tool is
 //! `_unknown`), so cardinality is bounded by the allowlist.
 
+use crate::recent::RecentCalls;
 use crate::telemetry::CallRecord;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -68,6 +69,9 @@ pub struct Metrics {
     tables: Mutex<Tables>,
     reloads: AtomicU64,
     reload_failures: AtomicU64,
+    /// The last calls for the admin page: here because a reloaded engine shares these metrics,
+    /// so the calls before a reload stay listed.
+    recent: RecentCalls,
 }
 
 impl Metrics {
@@ -80,6 +84,24 @@ impl Metrics {
             &self.reload_failures
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn recent(&self) -> &RecentCalls {
+        &self.recent
+    }
+
+    /// Denied calls since the start, by reason code, most frequent first (ties by code).
+    pub fn denials_by_reason(&self) -> Vec<(&'static str, u64)> {
+        let t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        let mut by: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for (_, d, reason, n) in t.calls.values().flatten() {
+            if *d == "deny" {
+                *by.entry(reason).or_default() += n;
+            }
+        }
+        let mut out: Vec<(&'static str, u64)> = by.into_iter().collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        out
     }
 
     pub fn record(&self, r: &CallRecord) {

@@ -13,6 +13,7 @@ use crate::auth::{Authorizer, FetchContext};
 use crate::callout::{Callout, HostResolver, OwnListeners, SystemResolver, TlsError};
 use crate::config::{self, ConfigErrors};
 use crate::engine::Engine;
+use crate::last_reload::LastReload;
 use crate::mcp::generation::Generation;
 use crate::mcp::{CallTracker, McpHandler};
 use crate::policy::{Policy, SecretMode};
@@ -81,6 +82,8 @@ impl std::error::Error for ServiceError {
 pub struct HarpoonService {
     handler: McpHandler,
     key_refresh_interval: std::time::Duration,
+    /// What the last reload SIGHUP or `--watch` started came to (the admin page shows it).
+    last_reload: Arc<LastReload>,
 }
 
 /// What a reload changed.
@@ -115,6 +118,7 @@ impl HarpoonService {
         Ok(Self {
             handler: McpHandler::with_tracker(first, Arc::new(CallTracker::default())),
             key_refresh_interval: options.key_refresh_interval,
+            last_reload: Arc::default(),
         })
     }
 
@@ -170,6 +174,11 @@ impl HarpoonService {
     /// The policy in service now.
     pub fn policy(&self) -> Arc<Policy> {
         Arc::clone(self.handler.engine().policy())
+    }
+
+    /// The result of the last reload `reload::reload_once` ran (SIGHUP, `--watch`).
+    pub fn last_reload(&self) -> &LastReload {
+        &self.last_reload
     }
 
     pub fn tracker(&self) -> &Arc<CallTracker> {

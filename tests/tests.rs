@@ -30,4 +30,5 @@ mod tunnel;
 mod tunnel_egress;
 mod tunnel_refusals;
 mod tunnel_wire;
+mod ui;
 mod whatwg_urls;

@@ -1,5 +1,5 @@
-//! `harpoon serve`: MCP over Streamable HTTP at `/mcp`, with `/healthz`, `/readyz` and
-//! `/metrics`. `--demo` adds an embedded REST API and its allowlist, so it works out of the box.
+//! `harpoon serve`: MCP over Streamable HTTP at `/mcp`, with `/healthz`, `/readyz`,
+//! `/metrics` and the loopback admin page `/ui`. `--demo` adds an embedded REST API and its allowlist, so it works out of the box.
 
 use super::startup::{
     DrainArgs, ListenArgs, LogArgs, ReloadArgs, compile_for_serving, load_policy, run_serving,
@@ -24,6 +24,7 @@ Examples:
   harpoon serve --allowlist allowlists/ --listen 127.0.0.1:8787
 
 A client connects to http://LISTEN/mcp (Streamable HTTP; protocol 2025-11-25 and 2026-07-28).
+The admin page is http://LISTEN/ui, on loopback only (see --allow-remote-ui).
 Listening on a non-loopback address needs --allow-remote and either a token in HARPOON_TOKEN,
 which clients then send as `Authorization: Bearer <token>`, or an `authorization` section in the
 allowlists (OAuth access tokens, docs/authorization.md).")]
@@ -47,6 +48,10 @@ pub struct ServeArgs {
     /// Permit a non-loopback listen address (requires HARPOON_TOKEN).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Serve the admin page /ui to any address and Host header that presents the HARPOON_TOKEN
+    /// bearer token (without it, /ui answers loopback requests only).
+    #[arg(long)]
+    pub allow_remote_ui: bool,
     /// Host header values to accept besides the loopback names (the name clients use).
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<String>,
@@ -112,6 +117,14 @@ fn http_options(
                 .push(host.trim_matches(['[', ']']).to_owned());
         }
     }
+    if args.allow_remote_ui && options.token.is_none() {
+        return Err(if authorization.is_some() {
+            "error: --allow-remote-ui needs the HARPOON_TOKEN bearer token, which allowlists with an authorization section cannot use; drop the flag and open /ui on loopback (ssh -L from elsewhere)".into()
+        } else {
+            "error: --allow-remote-ui needs a bearer token in HARPOON_TOKEN: off loopback, /ui is served only to callers that send it".into()
+        });
+    }
+    options.allow_remote_ui = args.allow_remote_ui;
     options.sessions = SessionLimits {
         max_sessions: args.max_sessions,
         idle_timeout: args.session_idle_timeout,
@@ -173,6 +186,7 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     status.set_ready(true);
     tracing::info!(
         mcp = %format!("http://{addr}/mcp"),
+        ui = %format!("http://{addr}/ui"),
         targets = service.policy().targets().len(),
         tools = service.policy().route_count(),
         "harpoon serving"

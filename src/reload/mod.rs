@@ -67,6 +67,16 @@ pub async fn reload_once(service: &HarpoonService, load: &Loader) -> Result<Relo
         }
     };
     match &result {
+        Ok(r) => service.last_reload().set(
+            true,
+            &format!(
+                "allowlists reloaded: {} tool(s) before, {} after; {} open session(s) told the list changed",
+                r.tools_before, r.tools_after, r.sessions_told
+            ),
+        ),
+        Err(e) => service.last_reload().set(false, &e.to_string()),
+    }
+    match &result {
         Ok(r) => tracing::info!(
             tools_before = r.tools_before,
             tools_after = r.tools_after,

@@ -1,5 +1,5 @@
 //! The HTTP server of `harpoon serve`: MCP at `/mcp` (Streamable HTTP, both protocol eras),
-//! `/healthz`, `/readyz` and `/metrics`. `/mcp` checks Host and Origin (DNS rebinding), caps
+//! `/healthz`, `/readyz`, `/metrics` and the loopback admin page at `/ui` (`transport::ui`). `/mcp` checks Host and Origin (DNS rebinding), caps
 //! request bodies, and requires a bearer token when one is configured: the static one of
 //! `--allow-remote`, or an OAuth access token when the allowlists have an `authorization`
 //! section (`transport::oauth`, which also serves the protected resource metadata).
@@ -47,6 +47,9 @@ pub struct HttpOptions {
     pub token: Option<String>,
     /// How many legacy sessions may be open, and for how long idle.
     pub sessions: SessionLimits,
+    /// `--allow-remote-ui`: serve `/ui` to any peer and Host that presents `token`, instead of
+    /// to loopback requests only.
+    pub allow_remote_ui: bool,
 }
 
 impl HttpOptions {
@@ -62,6 +65,7 @@ impl HttpOptions {
             ],
             token: None,
             sessions: SessionLimits::default(),
+            allow_remote_ui: false,
         }
     }
 }
@@ -141,6 +145,11 @@ pub fn router(
         .route("/metrics", get(metrics))
         .with_state(state)
         .merge(discovery.with_state(service.clone()))
+        .merge(super::ui::router(
+            service,
+            options.allow_remote_ui,
+            options.token.as_deref().map(Arc::from),
+        ))
         .merge(mcp)
 }
 

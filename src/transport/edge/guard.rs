@@ -5,6 +5,7 @@
 
 use super::answers::jsonrpc_error;
 use crate::transport::bearer;
+use crate::transport::loopback::{host_is_loopback, origin_is_loopback};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
@@ -42,7 +43,7 @@ pub(super) fn refuse(
         )));
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    if !host.is_some_and(loopback_host) {
+    if !host.is_some_and(host_is_loopback) {
         return Some(jsonrpc_error(
             StatusCode::FORBIDDEN,
             &Value::Null,
@@ -52,11 +53,7 @@ pub(super) fn refuse(
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
-        let ok = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            .is_some_and(loopback_host);
-        if !ok {
+        if !origin_is_loopback(origin) {
             return Some(jsonrpc_error(
                 StatusCode::FORBIDDEN,
                 &Value::Null,
@@ -66,12 +63,4 @@ pub(super) fn refuse(
         }
     }
     None
-}
-
-fn loopback_host(h: &str) -> bool {
-    let name = match h.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => h.rsplit_once(':').map_or(h, |(n, _)| n),
-    };
-    matches!(name, "localhost" | "127.0.0.1" | "::1")
 }
