@@ -5,11 +5,14 @@
 
 use crate::support::engine::StaticResolver;
 use crate::support::{SHIPPED_DIR, VALID_DIR, all_secrets, yaml_files};
+use harpoon::callout::OwnListeners;
 use harpoon::cli::explain::{ExplainArgs, explain};
 use harpoon::config;
+use harpoon::policy::types::Host;
 use harpoon::policy::{Policy, SecretMode};
 use harpoon::service::{HarpoonService, ServiceOptions};
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -86,6 +89,25 @@ async fn served(service: &HarpoonService, tool: &str, args: &Value) -> Verdict {
     }
 }
 
+/// A service for `policy` whose permitted calls go nowhere: host names resolve to nothing, and
+/// every IP-literal origin counts as harpoon's own listener, which no call may reach. So a
+/// permitted call ends `upstream_unreachable` or `address_not_allowed`, whatever runs on this
+/// machine (a `serve --demo` on the demo's port, say).
+fn unreachable_service(policy: &Arc<Policy>) -> HarpoonService {
+    let own = OwnListeners::default();
+    for t in policy.targets() {
+        if let Host::Ip(ip) = t.origin.host {
+            own.add(SocketAddr::new(ip, t.origin.port));
+        }
+    }
+    let options = ServiceOptions {
+        resolver: Arc::new(StaticResolver::default()),
+        own_listeners: own,
+        ..ServiceOptions::default()
+    };
+    HarpoonService::from_policy(Arc::clone(policy), options).expect("service")
+}
+
 /// Arguments to try on each tool: none, and a plausible `call_target` call.
 fn argument_sets(policy: &Policy) -> Vec<Value> {
     let mut sets = vec![json!({})];
@@ -110,11 +132,7 @@ async fn explain_and_serve_agree_on_every_tool() {
         let loaded = config::load(std::slice::from_ref(file)).expect("loads");
         let policy = Policy::compile_with_env(&loaded, SecretMode::Resolve, &all_secrets)
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let options = ServiceOptions {
-            resolver: Arc::new(StaticResolver::default()),
-            ..ServiceOptions::default()
-        };
-        let service = HarpoonService::from_policy(Arc::clone(&policy), options).expect("service");
+        let service = unreachable_service(&policy);
         let mut names: Vec<String> = policy.tool_names().map(str::to_owned).collect();
         names.extend(OTHER_NAMES.iter().map(|n| (*n).to_owned()));
         for name in &names {
