@@ -525,3 +525,76 @@ async fn allow_remote_ui_without_a_token_refuses_the_start() {
         "{stderr}"
     );
 }
+
+/// `harpoon tunnel` serves the page on its health listener, with the tunnel's state: whether
+/// it polls, when it last polled well, and its counters; loopback only, as under `serve`.
+#[tokio::test]
+async fn the_tunnel_serves_the_page_with_its_state_on_its_health_listener() {
+    let service = crate::tunnel_refusals::Refusing::start(204, "").await;
+    let up = upstream().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("api.yaml");
+    std::fs::write(&file, crate::enforcement::allowlist(&up.url())).expect("write");
+    let health = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let _tunnel = Command::new(env!("CARGO_BIN_EXE_harpoon"))
+        .arg("tunnel")
+        .arg("--allowlist")
+        .arg(&file)
+        .args(["--edge", &format!("http://{}", service.addr)])
+        .args(["--tunnel-id", crate::tunnel_refusals::TUNNEL_ID])
+        .args(["--health-listen", &health.to_string()])
+        .env_remove("CONTROL_PLANE_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("HARPOON_EDGE")
+        .env_remove("HARPOON_TUNNEL_ID")
+        .env("HARPOON_TUNNEL_TOKEN", "tunnel-key")
+        .env("TEST_TOKEN", secret())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("harpoon tunnel starts");
+    let url = format!("http://{health}/ui");
+    let mut page = String::new();
+    for _ in 0..200 {
+        if let Ok(r) = crate::support::http().get(&url).send().await
+            && r.status() == 200
+        {
+            page = r.text().await.unwrap_or_default();
+            if page.contains("<span class=\"ok\">polling</span>") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let section = element(&page, "<section id=\"tunnel\">", "</section>");
+    assert!(
+        section.contains("<span class=\"ok\">polling</span>"),
+        "{section}"
+    );
+    assert!(
+        !section.contains("none yet"),
+        "a good poll is dated: {section}"
+    );
+    assert_nothing_leaked("the tunnel's page", &page);
+
+    let (status, _, body) = get_with(&format!("http://{health}/ui/calls.json"), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let state: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(state["tunnel"]["polling"], true, "{state}");
+    assert!(state["tunnel"]["polls_ok"].as_u64() >= Some(1), "{state}");
+    assert!(
+        state["tunnel"]["last_poll_ok_unix"].as_u64() > Some(0),
+        "{state}"
+    );
+
+    let (status, _, _) = get_with(&url, &[("host", "evil.example")]).await;
+    assert_eq!(
+        status, 403,
+        "a foreign Host is refused on the tunnel's listener too"
+    );
+}

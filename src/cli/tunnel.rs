@@ -54,7 +54,8 @@ pub struct TunnelArgs {
     /// Make one short poll, say whether the key, tunnel id and organization are accepted, and exit.
     #[arg(long)]
     pub check: bool,
-    /// Where /healthz, /readyz and /metrics are served.
+    /// Where /healthz, /readyz, /metrics and the admin page /ui (loopback requests only) are
+    /// served.
     #[arg(long, default_value = "127.0.0.1:8790")]
     pub health_listen: SocketAddr,
     #[command(flatten)]
@@ -349,6 +350,7 @@ fn health_router(service: &HarpoonService, status: &Arc<TunnelStatus>) -> axum::
     use axum::routing::get;
     let ready = Arc::clone(status);
     let metrics_status = Arc::clone(status);
+    let ui = crate::transport::ui::tunnel_router(service, Arc::clone(status));
     let service = service.clone();
     axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -372,4 +374,5 @@ fn health_router(service: &HarpoonService, status: &Arc<TunnelStatus>) -> axum::
                 async move { text }
             }),
         )
+        .merge(ui)
 }

@@ -187,6 +187,8 @@ pub struct TunnelStatus {
     pub replies_posted: AtomicU64,
     pub reply_retries: AtomicU64,
     pub replies_lost: AtomicU64,
+    /// When the last poll succeeded, in seconds since the Unix epoch (0: none yet).
+    pub last_poll_ok: AtomicU64,
 }
 
 impl TunnelStatus {
@@ -494,6 +496,10 @@ async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result
 fn mark_ok(shared: &Shared) {
     shared.status.ready.store(true, Ordering::SeqCst);
     shared.status.polls_ok.fetch_add(1, Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    shared.status.last_poll_ok.store(now, Ordering::Relaxed);
 }
 
 /// Reads a poll answer without ever holding more than the cap.

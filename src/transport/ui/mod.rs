@@ -1,5 +1,6 @@
-//! The admin page of `harpoon serve` at `/ui`: what each target grants and its findings, the
-//! last calls (live, from `/ui/calls.json`), denials by reason and the last reload. It answers
+//! The admin page at `/ui` (on `harpoon serve`, and on `harpoon tunnel`'s health listener): what
+//! each target grants and its findings, the last calls (live, from `/ui/calls.json`), denials by
+//! reason, the last reload, and under `tunnel` the tunnel's state. It answers
 //! only requests whose peer, `Host` and `Origin` are loopback, unless `--allow-remote-ui`, which
 //! trades those checks for the bearer token of `/mcp` (`HARPOON_TOKEN`). Its script and style
 //! are compiled into the binary and served from `/ui`, so the Content-Security-Policy allows
@@ -11,6 +12,7 @@ pub use page::escape;
 
 use super::bearer;
 use super::loopback::{self, NotLoopback};
+use super::tunnel::TunnelStatus;
 use crate::service::HarpoonService;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
@@ -37,15 +39,32 @@ struct UiState {
     allow_remote: bool,
     /// The token of `/mcp`; with `allow_remote` and none, every request is refused.
     token: Option<Arc<str>>,
+    /// The tunnel's counters, when the page is served by `harpoon tunnel`.
+    tunnel: Option<Arc<TunnelStatus>>,
 }
 
 /// The routes under `/ui`. With `allow_remote`, a request needs `token` instead of being
 /// loopback (and with no token, nothing is served).
 pub fn router(service: &HarpoonService, allow_remote: bool, token: Option<Arc<str>>) -> Router {
+    router_with(service, allow_remote, token, None)
+}
+
+/// The same routes for `harpoon tunnel`, loopback only, showing `tunnel`'s state too.
+pub fn tunnel_router(service: &HarpoonService, tunnel: Arc<TunnelStatus>) -> Router {
+    router_with(service, false, None, Some(tunnel))
+}
+
+fn router_with(
+    service: &HarpoonService,
+    allow_remote: bool,
+    token: Option<Arc<str>>,
+    tunnel: Option<Arc<TunnelStatus>>,
+) -> Router {
     let state = UiState {
         service: service.clone(),
         allow_remote,
         token,
+        tunnel,
     };
     Router::new()
         .route("/ui", get(page))
@@ -110,7 +129,10 @@ fn typed(content_type: &'static str, body: impl IntoResponse) -> Response {
 }
 
 async fn page(State(s): State<UiState>) -> Response {
-    typed("text/html; charset=utf-8", page::render(&s.service))
+    typed(
+        "text/html; charset=utf-8",
+        page::render(&s.service, s.tunnel.as_deref()),
+    )
 }
 
 async fn script() -> Response {
@@ -133,6 +155,7 @@ async fn calls(State(s): State<UiState>) -> Response {
         "calls": metrics.recent().newest_first(),
         "denials": denials,
         "in_flight": s.service.tracker().in_flight(),
+        "tunnel": s.tunnel.as_deref().map(page::tunnel_state),
     });
     typed("application/json", body.to_string())
 }

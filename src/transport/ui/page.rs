@@ -7,7 +7,9 @@ use crate::last_reload::ReloadResult;
 use crate::lint::{self, Finding, Grant};
 use crate::recent::RECENT_CALLS;
 use crate::service::HarpoonService;
+use crate::transport::tunnel::TunnelStatus;
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 
 /// The text of `s`, safe in an element's content and in a quoted attribute.
 pub fn escape(s: &str) -> String {
@@ -25,8 +27,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// The whole page for the policy in service now.
-pub fn render(service: &HarpoonService) -> String {
+/// The whole page for the policy in service now (and the tunnel's state, under `tunnel`).
+pub fn render(service: &HarpoonService, tunnel: Option<&TunnelStatus>) -> String {
     let policy = service.policy();
     let grants = lint::grants(&policy);
     let findings = lint::review(&policy);
@@ -43,12 +45,58 @@ pub fn render(service: &HarpoonService) -> String {
         policy.targets().len(),
         policy.route_count()
     );
+    if let Some(t) = tunnel {
+        tunnel_section(&mut out, t, service.tracker().in_flight());
+    }
     last_reload(&mut out, service.last_reload().get().as_ref());
     denials(&mut out, &service.engine().metrics().denials_by_reason());
     recent_calls(&mut out);
     targets(&mut out, &grants, &findings);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// The tunnel's counters as `/ui/calls.json` gives them: numbers only.
+pub fn tunnel_state(t: &TunnelStatus) -> serde_json::Value {
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    serde_json::json!({
+        "polling": t.ready.load(Ordering::Relaxed),
+        "last_poll_ok_unix": n(&t.last_poll_ok),
+        "polls_ok": n(&t.polls_ok),
+        "polls_failed": n(&t.polls_failed),
+        "commands": n(&t.commands),
+        "skipped": n(&t.skipped),
+        "replies_posted": n(&t.replies_posted),
+        "reply_retries": n(&t.reply_retries),
+        "replies_lost": n(&t.replies_lost),
+    })
+}
+
+fn tunnel_section(out: &mut String, t: &TunnelStatus, in_flight: usize) {
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let polling = if t.ready.load(Ordering::Relaxed) {
+        "<span class=\"ok\">polling</span>"
+    } else {
+        "<span class=\"refused\">not polling</span>"
+    };
+    let last = match n(&t.last_poll_ok) {
+        0 => "none yet".to_owned(),
+        secs => {
+            httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        }
+    };
+    let _ = writeln!(
+        out,
+        "<section id=\"tunnel\"><h2>Tunnel</h2>\n<p>{polling}; last good poll: {}; commands in flight: {in_flight}</p>\n<table><tr><th>polls ok</th><th>polls failed</th><th>commands</th><th>skipped</th><th>replies posted</th><th>reply retries</th><th>replies lost</th></tr>\n<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>\n</section>",
+        escape(&last),
+        n(&t.polls_ok),
+        n(&t.polls_failed),
+        n(&t.commands),
+        n(&t.skipped),
+        n(&t.replies_posted),
+        n(&t.reply_retries),
+        n(&t.replies_lost),
+    );
 }
 
 fn last_reload(out: &mut String, last: Option<&ReloadResult>) {
