@@ -20,7 +20,8 @@ then through `harpoon edge` and `harpoon tunnel` (the same answers, relayed by t
     allows, a call of api_get_item works, and the caller's token never reaches the upstream;
   - the same token calling api_delete_item (needs api.write) or the admin target: 403 with
     `error="insufficient_scope"` and the scopes needed, and the canary upstream stays at zero;
-  - an expired token, a token from an unknown key, a wrong audience: 401 `invalid_token` with
+  - an expired token, a token from an unknown key, a wrong audience, a wrong issuer, an
+    `alg: none` token: 401 `invalid_token` with
     the reason;
   - an opaque token (RFC 7662): asked about once at the issuer's introspection endpoint (harpoon
     authenticating with HTTP Basic), its scopes filter tools/list, calls work; an unknown opaque
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -108,6 +110,18 @@ class SigningKey:
         claims = {"iss": issuer, "aud": RESOURCE, "sub": "user-7", "client_id": "python-sdk",
                   "scope": scope, "iat": now, "exp": now + 300, **override}
         return jwt.encode(claims, self.private, algorithm=self.alg, headers={"kid": self.kid, "typ": "at+jwt"})
+
+
+def unsigned(issuer: str, scope: str) -> str:
+    """A token with `alg: none` and no signature, claims otherwise valid."""
+    now = int(time.time())
+    claims = {"iss": issuer, "aud": RESOURCE, "sub": "user-7", "client_id": "python-sdk",
+              "scope": scope, "iat": now, "exp": now + 300}
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f'{part({"alg": "none", "typ": "at+jwt"})}.{part(claims)}.'
 
 
 # The credentials harpoon authenticates to the introspection endpoint with (HTTP Basic).
@@ -374,6 +388,8 @@ async def check_mode(ck: Checker, url: str, mode: str, issuer: str, keys: list[S
         ("expired", keys[0].token(issuer, "api.read", exp=int(time.time()) - 3600), "token_expired"),
         ("unknown key", stranger.token(issuer, "api.read"), "unknown_key"),
         ("wrong audience", keys[0].token(issuer, "api.read", aud="https://other.example/mcp"), "wrong_audience"),
+        ("wrong issuer", keys[0].token(issuer, "api.read", iss="https://evil.example"), "unknown_issuer"),
+        ("alg none", unsigned(issuer, "api.read"), "algorithm_not_accepted"),
     ]:
         s, err = await refused(url, mode, token)
         want = (f'Bearer resource_metadata="{metadata_url}", error="invalid_token", '
