@@ -140,7 +140,6 @@ impl HarpoonService {
                 return Err(ServiceError::Tls(e));
             }
         };
-        old.metrics().record_reload(true);
         let next = generation(
             policy,
             callout,
@@ -149,6 +148,8 @@ impl HarpoonService {
         );
         let tools_after = next.tools().len();
         let sessions_told = self.handler.replace(next).await;
+        // Counted once it is in service: whoever sees the count sees the new policy.
+        old.metrics().record_reload(true);
         Ok(Reloaded {
             tools_before: before.tools().len(),
             tools_after,
