@@ -69,6 +69,8 @@ pub struct Metrics {
     tables: Mutex<Tables>,
     reloads: AtomicU64,
     reload_failures: AtomicU64,
+    /// `tools/call` requests answered without rmcp's per-request service (`mcp::direct_call`).
+    direct_calls: AtomicU64,
     /// The last calls for the admin page: here because a reloaded engine shares these metrics,
     /// so the calls before a reload stay listed.
     recent: RecentCalls,
@@ -84,6 +86,11 @@ impl Metrics {
             &self.reload_failures
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a `tools/call` answered directly (`mcp::direct_call`).
+    pub fn record_direct_call(&self) {
+        self.direct_calls.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn recent(&self) -> &RecentCalls {
@@ -156,6 +163,11 @@ impl Metrics {
             out,
             "# HELP harpoon_reload_failures_total Reloads refused (invalid allowlists or secrets); the allowlists before keep serving.\n# TYPE harpoon_reload_failures_total counter\nharpoon_reload_failures_total {}",
             self.reload_failures.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP harpoon_direct_calls_total Stateless tools/call requests answered without rmcp's per-request service.\n# TYPE harpoon_direct_calls_total counter\nharpoon_direct_calls_total {}",
+            self.direct_calls.load(Ordering::Relaxed)
         );
         let t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         out.push_str("# HELP harpoon_calls_total Tool calls by tool, target, decision and reason code.\n# TYPE harpoon_calls_total counter\n");

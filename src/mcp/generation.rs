@@ -7,6 +7,7 @@ use crate::auth::Authorizer;
 use crate::catalog;
 use crate::engine::Engine;
 use rmcp::model::{Tool, ToolAnnotations};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -15,6 +16,10 @@ pub struct Generation {
     authorizer: Option<Arc<Authorizer>>,
     tools: Vec<Tool>,
     by_name: HashMap<String, usize>,
+    /// Per tool: whether its schema binds no argument to a request header (SEP-2243
+    /// `x-mcp-header`), so a stateless call to it may skip rmcp's header checks
+    /// (`mcp::direct_call`).
+    headerless: Vec<bool>,
 }
 
 impl Generation {
@@ -28,11 +33,16 @@ impl Generation {
             .enumerate()
             .map(|(i, t)| (t.name.to_string(), i))
             .collect();
+        let headerless = tools
+            .iter()
+            .map(|t| !object_binds_headers(&t.input_schema))
+            .collect();
         Self {
             engine,
             authorizer,
             tools,
             by_name,
+            headerless,
         }
     }
 
@@ -51,6 +61,26 @@ impl Generation {
 
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.by_name.get(name).map(|&i| &self.tools[i])
+    }
+
+    /// Whether a stateless `tools/call` of `name` may be answered without rmcp's per-request
+    /// service: the tool exists and its schema binds no argument to a header.
+    pub fn answers_directly(&self, name: &str) -> bool {
+        self.by_name.get(name).is_some_and(|&i| self.headerless[i])
+    }
+}
+
+/// Whether `schema` has an `x-mcp-header` key anywhere. harpoon's catalog writes none, but a
+/// schema is data from the allowlist and an OpenAPI import, so this looks rather than assumes.
+fn object_binds_headers(schema: &Map<String, Value>) -> bool {
+    schema.contains_key("x-mcp-header") || schema.values().any(binds_headers)
+}
+
+fn binds_headers(value: &Value) -> bool {
+    match value {
+        Value::Object(m) => object_binds_headers(m),
+        Value::Array(a) => a.iter().any(binds_headers),
+        _ => false,
     }
 }
 

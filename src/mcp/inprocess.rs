@@ -1,8 +1,10 @@
 //! One JSON-RPC message in, its reply out, with no socket: the tunnel runs harpoon this way.
 //! Each message is served statelessly through rmcp's own dispatch, so both protocol eras work
-//! (`initialize` is negotiated, 2026-07-28 `_meta` is checked, `server/discover` answered).
+//! (`initialize` is negotiated, 2026-07-28 `_meta` is checked, `server/discover` answered);
+//! a plain 2026-07-28 `tools/call` is answered directly (`mcp::direct_call`), as rmcp would.
 
 use super::McpHandler;
+use super::direct_call::DirectCall;
 use crate::policy::Caller;
 use rmcp::RoleServer;
 use rmcp::model::{ClientJsonRpcMessage, GetExtensions, ServerJsonRpcMessage};
@@ -36,12 +38,19 @@ pub async fn handle_relaying_as(
     relay: Option<tokio::sync::mpsc::UnboundedSender<String>>,
     caller: Option<Caller>,
 ) -> Option<String> {
-    let mut message: ClientJsonRpcMessage = match serde_json::from_str(raw) {
+    let message: ClientJsonRpcMessage = match serde_json::from_str(raw) {
         Ok(m) => m,
         Err(e) => {
             let error = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}});
             return Some(error.to_string());
         }
+    };
+    // A plain stateless `tools/call` needs none of rmcp's per-request service.
+    let mut message = match DirectCall::take(message, &handler) {
+        Ok(call) => {
+            return Some(call.answer(&handler, caller, &cancel).await.into_string());
+        }
+        Err(message) => *message,
     };
     let ClientJsonRpcMessage::Request(request) = &mut message else {
         return None;

@@ -3,34 +3,46 @@
 //! protocol eras (2025-11-25 `initialize`, 2026-07-28 stateless) on every transport, and the
 //! same handler runs over HTTP, stdio and the tunnel.
 
+pub mod direct_call;
 pub mod generation;
 pub mod inprocess;
 mod multipart;
 pub mod result;
+pub mod streamed_reply;
 
 use crate::catalog;
-use crate::engine::Engine;
+use crate::engine::{Engine, Outcome};
 use crate::policy::Caller;
 use crate::progress::{NoProgress, Progress, Stage};
 use generation::{Current, Generation, to_rmcp_tool};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
-    CompleteResult, Implementation, InitializeRequestParams, InitializeResult,
-    ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
-    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod,
+    CompleteRequestParams, CompleteResult, Implementation, InitializeRequestParams,
+    InitializeResult, JsonObject, ListPromptsRequestMethod, ListPromptsResult,
+    ListResourceTemplatesRequestMethod, ListResourceTemplatesResult, ListResourcesRequestMethod,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
 
 /// What the server tells clients about itself.
 pub const INSTRUCTIONS: &str = "harpoon exposes allowlisted REST APIs as tools. Each route tool \
 calls one method on one path; call_target reaches free-form paths a target allows (see \
 list_targets). Anything the allowlist does not grant is refused with a reason code and a \
 message saying what is allowed.";
+
+/// The result of a call that arrives while the server drains for shutdown.
+pub(crate) fn shutting_down() -> CallToolResult {
+    result::error_text(
+        "shutting_down",
+        "this harpoon instance is shutting down; retry the call",
+    )
+}
 
 /// Counts calls in flight and refuses new ones while the server drains for shutdown.
 #[derive(Default)]
@@ -172,6 +184,45 @@ impl McpHandler {
             .unwrap_or_else(|| self.default_caller.clone())
     }
 
+    /// Runs one `tools/call` with no progress reports, for `caller` (the one the transport
+    /// established; `None` is this handler's default caller), and returns its outcome; `None`
+    /// while the server drains for shutdown. The stateless HTTP and tunnel paths that answer
+    /// `tools/call` without rmcp's per-request service come here (`mcp::direct_call`); rmcp's
+    /// `call_tool` does the same steps with progress.
+    pub async fn call_directly(
+        &self,
+        caller: Option<Caller>,
+        name: &str,
+        arguments: Option<&JsonObject>,
+        cancel: &CancellationToken,
+    ) -> Option<Outcome> {
+        let _in_flight = self.inner.tracker.enter()?;
+        let caller = caller.unwrap_or_else(|| self.default_caller.clone());
+        let generation = self.current();
+        let outcome = generation
+            .engine()
+            .call_as(&caller, name, arguments, cancel, &NoProgress)
+            .await;
+        Some(outcome)
+    }
+
+    /// The engine call and its MCP result, on the generation in service when the call starts.
+    async fn run_call(
+        &self,
+        caller: &Caller,
+        name: &str,
+        arguments: Option<&JsonObject>,
+        cancel: &CancellationToken,
+        progress: &dyn Progress,
+    ) -> Result<CallToolResult, ErrorData> {
+        let generation = self.current();
+        let outcome = generation
+            .engine()
+            .call_as(caller, name, arguments, cancel, progress)
+            .await;
+        result::to_result(name, outcome)
+    }
+
     /// The engine of the current generation.
     pub fn engine(&self) -> Arc<Engine> {
         Arc::clone(self.current().engine())
@@ -238,13 +289,8 @@ impl ServerHandler for McpHandler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let name = request.name.as_ref();
         let Some(_in_flight) = self.inner.tracker.enter() else {
-            let r = result::error_text(
-                "shutting_down",
-                "this harpoon instance is shutting down; retry the call",
-            );
-            return Ok(r.into());
+            return Ok(shutting_down().into());
         };
         let forwarder = context
             .meta
@@ -255,12 +301,10 @@ impl ServerHandler for McpHandler {
             None => &NoProgress,
         };
         let caller = self.caller(&context);
-        let generation = self.current();
-        let outcome = generation
-            .engine()
-            .call_as(
+        let result = self
+            .run_call(
                 &caller,
-                name,
+                &request.name,
                 request.arguments.as_ref(),
                 &context.ct,
                 progress,
@@ -269,7 +313,7 @@ impl ServerHandler for McpHandler {
         if let Some(f) = forwarder {
             f.finish().await;
         }
-        result::to_result(name, outcome).map(Into::into)
+        result.map(Into::into)
     }
 
     async fn list_prompts(

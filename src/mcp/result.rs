@@ -57,6 +57,18 @@ fn structured(value: Value) -> CallToolResult {
 
 /// The structured form of a response.
 pub fn envelope(r: &BoundedResponse) -> Value {
+    let mut v = envelope_without_body(r);
+    match body_form(r) {
+        Body::Json(j) => v["body"] = j,
+        Body::Text(t) => v["body"] = json!(t),
+        Body::Binary => v["body_base64"] = json!(STANDARD.encode(&r.body)),
+    }
+    v
+}
+
+/// The envelope's fields but the body: status, headers, sizes, and `full_bytes` for a cut
+/// response.
+pub(super) fn envelope_without_body(r: &BoundedResponse) -> Value {
     let headers: Map<String, Value> = r
         .headers
         .iter()
@@ -68,11 +80,6 @@ pub fn envelope(r: &BoundedResponse) -> Value {
         "body_bytes": r.body.len(),
         "truncated": r.truncated,
     });
-    match body_form(r) {
-        Body::Json(j) => v["body"] = j,
-        Body::Text(t) => v["body"] = json!(t),
-        Body::Binary => v["body_base64"] = json!(STANDARD.encode(&r.body)),
-    }
     if r.truncated
         && let Some(n) = r.full_size
     {
@@ -81,10 +88,20 @@ pub fn envelope(r: &BoundedResponse) -> Value {
     v
 }
 
-enum Body {
+/// How a response body appears in the envelope: parsed JSON (redacted again once decoded),
+/// text, or base64 of the bytes.
+pub(super) enum Body<'r> {
     Json(Value),
-    Text(String),
+    Text(&'r str),
     Binary,
+}
+
+/// Whether the result also carries the body as content blocks of its own (images, audio,
+/// multipart), which `media_blocks` builds.
+pub(super) fn has_media_blocks(r: &BoundedResponse) -> bool {
+    let e = essence(r.content_type.as_deref());
+    !r.truncated
+        && (e.starts_with("multipart/") || e.starts_with("image/") || e.starts_with("audio/"))
 }
 
 fn essence(content_type: Option<&str>) -> String {
@@ -113,10 +130,10 @@ fn is_text(essence: &str) -> bool {
         )
 }
 
-fn body_form(r: &BoundedResponse) -> Body {
+pub(super) fn body_form(r: &BoundedResponse) -> Body<'_> {
     let e = essence(r.content_type.as_deref());
     if r.body.is_empty() {
-        return Body::Text(String::new());
+        return Body::Text("");
     }
     if is_json(&e)
         && !r.truncated
@@ -130,12 +147,12 @@ fn body_form(r: &BoundedResponse) -> Body {
         return Body::Binary;
     }
     match std::str::from_utf8(&r.body) {
-        Ok(s) => Body::Text(s.to_owned()),
+        Ok(s) => Body::Text(s),
         // A cut may split the last character: keep the valid text before it.
         Err(err)
             if r.truncated && r.body.len() - err.valid_up_to() < 4 && err.error_len().is_none() =>
         {
-            Body::Text(String::from_utf8_lossy(&r.body[..err.valid_up_to()]).into_owned())
+            Body::Text(std::str::from_utf8(&r.body[..err.valid_up_to()]).unwrap_or_default())
         }
         Err(_) => Body::Binary,
     }

@@ -5,6 +5,7 @@
 //! section (`transport::oauth`, which also serves the protected resource metadata).
 
 use super::bearer;
+use super::mcp_endpoint::{DirectPost, McpEndpoint};
 use super::oauth;
 use super::sessions::{SessionGate, SessionLimits, limit_sessions};
 use crate::service::HarpoonService;
@@ -50,6 +51,10 @@ pub struct HttpOptions {
     /// `--allow-remote-ui`: serve `/ui` to any peer and Host that presents `token`, instead of
     /// to loopback requests only.
     pub allow_remote_ui: bool,
+    /// Answer a plain stateless `tools/call` without rmcp's per-request service
+    /// (`transport::mcp_endpoint`; on by default). Off, every request goes through rmcp: the
+    /// tests that compare the two paths turn it off.
+    pub direct_calls: bool,
 }
 
 impl HttpOptions {
@@ -66,6 +71,7 @@ impl HttpOptions {
             token: None,
             sessions: SessionLimits::default(),
             allow_remote_ui: false,
+            direct_calls: true,
         }
     }
 }
@@ -116,18 +122,19 @@ pub fn router(
         .with_allowed_hosts(options.allowed_hosts.clone())
         .with_allowed_origins(options.allowed_origins.clone())
         .with_max_request_body_bytes(MAX_MCP_BODY_BYTES)
-        .with_cancellation_token(shutdown);
+        .with_cancellation_token(shutdown.clone());
     let state = AppState {
         service: service.clone(),
         status,
         token: options.token.as_deref().map(Arc::from),
     };
     let gate = SessionGate::new(options.sessions);
-    let mcp = Router::new()
-        .nest_service(
-            "/mcp",
-            service.streamable_http_with(config, Arc::clone(&gate.manager)),
-        )
+    let rmcp = service.streamable_http_with(config, Arc::clone(&gate.manager));
+    let direct = options
+        .direct_calls
+        .then(|| DirectPost::new(service.handler(), &options.allowed_hosts, shutdown));
+    let mcp = Router::new().nest_service("/mcp", McpEndpoint::new(rmcp, direct));
+    let mcp = mcp
         .layer(middleware::from_fn_with_state(gate, limit_sessions))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         // Only `/mcp` itself: an unknown path stays a 404, not a challenge.

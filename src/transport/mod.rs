@@ -7,6 +7,7 @@ pub mod edge;
 pub mod http;
 pub mod listen;
 pub mod loopback;
+pub mod mcp_endpoint;
 pub mod oauth;
 pub mod poll_protocol;
 pub mod sessions;

@@ -1,0 +1,125 @@
+//! A stateless 2026-07-28 `tools/call` answered without rmcp's per-request service.
+//!
+//! rmcp serves every stateless request by starting a whole service for it (a task, channels,
+//! a peer, a one-shot transport) and tearing it down after the reply: in a profile of
+//! `tools/call` at concurrency 64 that machinery was over a third of harpoon's CPU. A plain
+//! `tools/call` needs none of it, so the transports hand such a request here and answer it
+//! with the same handler method, the same result and the same JSON-RPC envelope rmcp would
+//! build. Anything else, and any call this module is not sure about (a progress token, an
+//! input round trip, an older protocol, a tool whose schema binds arguments to headers), goes to rmcp as before:
+//! `take` gives the message back untouched. `tests/direct_call.rs` sends the same requests
+//! both ways and asserts the same replies.
+
+use super::streamed_reply::StreamedReply;
+use super::{McpHandler, result, shutting_down};
+use crate::policy::Caller;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientJsonRpcMessage, ClientRequest,
+    GetMeta, JsonRpcRequest, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
+};
+use tokio_util::sync::CancellationToken;
+
+/// A `tools/call` request taken off the rmcp path.
+#[derive(Debug)]
+pub struct DirectCall {
+    id: RequestId,
+    params: CallToolRequestParams,
+}
+
+impl DirectCall {
+    /// The call `message` holds, when it is one this module answers exactly as rmcp would:
+    /// a `tools/call` request whose `_meta` names protocol 2026-07-28 with every key that
+    /// revision requires, asks for no progress and no input round trip, for a tool the current
+    /// generation has and answers directly. Otherwise `Err` gives `message` back, boxed (it is
+    /// large, and this is the rare way).
+    pub fn take(
+        message: ClientJsonRpcMessage,
+        handler: &McpHandler,
+    ) -> Result<Self, Box<ClientJsonRpcMessage>> {
+        if !is_plain_call(&message, handler) {
+            return Err(Box::new(message));
+        }
+        match message {
+            ClientJsonRpcMessage::Request(JsonRpcRequest {
+                id,
+                request: ClientRequest::CallToolRequest(call),
+                ..
+            }) => Ok(Self {
+                id,
+                params: call.params,
+            }),
+            other => Err(Box::new(other)),
+        }
+    }
+
+    /// The tool this call names.
+    pub fn tool(&self) -> &str {
+        &self.params.name
+    }
+
+    /// Runs the call for `caller` (`None`: the handler's default) and returns its reply, the
+    /// message rmcp would send: the result, or a JSON-RPC error for an unknown tool. A text or
+    /// binary response comes as a `StreamedReply`, written from the one copy of its body.
+    /// Cancelling `cancel`, or dropping the future, aborts the upstream request.
+    pub async fn answer(
+        self,
+        handler: &McpHandler,
+        caller: Option<Caller>,
+        cancel: &CancellationToken,
+    ) -> DirectReply {
+        handler.engine().metrics().record_direct_call();
+        let name = &self.params.name;
+        let arguments = self.params.arguments.as_ref();
+        let Some(outcome) = handler.call_directly(caller, name, arguments, cancel).await else {
+            return DirectReply::Message(Box::new(response(shutting_down(), self.id)));
+        };
+        let outcome = match StreamedReply::for_outcome(&self.id, outcome) {
+            Ok(streamed) => return DirectReply::Streamed(streamed),
+            Err(outcome) => outcome,
+        };
+        match result::to_result(name, outcome) {
+            Ok(r) => DirectReply::Message(Box::new(response(r, self.id))),
+            Err(e) => DirectReply::Message(Box::new(ServerJsonRpcMessage::error(e, Some(self.id)))),
+        }
+    }
+}
+
+/// The reply to a direct call.
+pub enum DirectReply {
+    /// Boxed: a message is large, and the enum moves through the HTTP path.
+    Message(Box<ServerJsonRpcMessage>),
+    Streamed(StreamedReply),
+}
+
+impl DirectReply {
+    /// The reply as JSON text.
+    pub fn into_string(self) -> String {
+        match self {
+            Self::Message(m) => serde_json::to_string(&m).unwrap_or_default(),
+            Self::Streamed(s) => s.into_string(),
+        }
+    }
+}
+
+fn response(result: CallToolResult, id: RequestId) -> ServerJsonRpcMessage {
+    ServerJsonRpcMessage::response(ServerResult::from(CallToolResponse::from(result)), id)
+}
+
+fn is_plain_call(message: &ClientJsonRpcMessage, handler: &McpHandler) -> bool {
+    let ClientJsonRpcMessage::Request(JsonRpcRequest { request, .. }) = message else {
+        return false;
+    };
+    let ClientRequest::CallToolRequest(call) = request else {
+        return false;
+    };
+    // rmcp keeps a request's `_meta` in its extensions, not in the params.
+    let meta = request.get_meta();
+    meta.protocol_version() == Some(ProtocolVersion::V_2026_07_28)
+        && meta
+            .missing_required_keys(&ProtocolVersion::V_2026_07_28)
+            .is_empty()
+        && meta.get_progress_token().is_none()
+        && call.params.input_responses.is_none()
+        && call.params.request_state.is_none()
+        && handler.current().answers_directly(&call.params.name)
+}
