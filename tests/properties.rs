@@ -409,6 +409,32 @@ fn a_normalized_path_stays_within_the_bound() {
     assert_eq!(normalize(&path), Err(PathError::TooLong));
 }
 
+/// A header value of exactly the bound, or one byte over, comes back whole or cut to the bound:
+/// the comparison is `>`, not `>=` (mutation testing found no test at the edge; a `>=` there
+/// indexed one past the value).
+#[test]
+fn a_response_header_at_the_bound_comes_back_whole() {
+    use harpoon::callout::{MAX_RETURNED_HEADER_VALUE, filter_response_headers};
+    let policy = crate::support::engine::policy(
+        "version: 1\ntargets:\n  - label: t\n    base_url: https://api.example\n    \
+         response_headers: [X-Long]\n    paths: [{ methods: [GET], glob: \"/*\" }]\n",
+    );
+    for (len, returned) in [
+        (MAX_RETURNED_HEADER_VALUE - 1, MAX_RETURNED_HEADER_VALUE - 1),
+        (MAX_RETURNED_HEADER_VALUE, MAX_RETURNED_HEADER_VALUE),
+        (MAX_RETURNED_HEADER_VALUE + 1, MAX_RETURNED_HEADER_VALUE),
+    ] {
+        let mut map = http::HeaderMap::new();
+        let value = "v".repeat(len);
+        map.insert(
+            "x-long",
+            http::HeaderValue::from_str(&value).expect("value"),
+        );
+        let out = filter_response_headers(&policy.targets()[0], &map);
+        assert_eq!(out[0].1, value[..returned], "a value of {len} bytes");
+    }
+}
+
 /// Returned response header values are cut at 8 KiB (`MAX_RETURNED_HEADER_VALUE`). The cut is
 /// made on bytes and the text decoded after it, so a cut inside a character becomes U+FFFD and
 /// the value came back longer than its bound; it is now cut at a character boundary.

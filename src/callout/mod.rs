@@ -12,7 +12,7 @@ mod peer_check;
 pub mod resolver;
 mod send;
 
-pub use body::{BodyCap, BoundedResponse, filter_response_headers};
+pub use body::{BodyCap, BoundedResponse, MAX_RETURNED_HEADER_VALUE, filter_response_headers};
 pub use client::TlsError;
 pub use error::{CallError, Phase};
 pub use failure::{FailureStage, NetworkFailure};

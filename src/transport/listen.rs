@@ -41,6 +41,10 @@ impl Default for ListenLimits {
     }
 }
 
+/// The most a connection buffers: a request's header section, or a reply's bytes queued
+/// ahead of the socket.
+pub const MAX_BUFFERED_BYTES: usize = 64 * 1024;
+
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits for
 /// the connections in flight to finish (streams end when the app's own shutdown token is
 /// cancelled).
@@ -56,6 +60,11 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        // hyper's default lets a connection queue about 400 KiB of a reply ahead of a slow
+        // reader, on top of the body the reply is made from; 64 KiB keeps a large streamed
+        // result near one copy of its body (docs/performance.md, memory bound). It also caps a
+        // request's header section at 64 KiB, more than any MCP client sends.
+        .max_buf_size(MAX_BUFFERED_BYTES)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
