@@ -173,6 +173,44 @@ async fn a_known_oversize_body_reports_its_full_size() {
     );
 }
 
+/// A body that fills the cap exactly is whole: not cut, its size known, and accepted where
+/// `oversize: error` refuses anything longer. (Mutation testing found the edge untested.)
+#[tokio::test]
+async fn a_body_that_fills_the_cap_exactly_is_whole() {
+    let up = Upstream::start(|_| Reply::ok(&"z".repeat(1000))).await;
+    for oversize in ["truncate", "error"] {
+        let limits = format!("    limits: {{ response_bytes: 1000, oversize: {oversize} }}\n");
+        let engine = engine(&target(&up.url(), &limits));
+        let r = response(call(&engine, "call_target", get("/exact")).await);
+        assert_eq!(
+            (r.body.len(), r.full_size, r.truncated),
+            (1000, Some(1000), false),
+            "{oversize}"
+        );
+    }
+}
+
+/// `BodyCap` as `read_body` feeds it: a chunk that fills the cap exactly is kept and reading
+/// goes on; the next byte is cut; the length and emptiness it reports are the bytes kept.
+#[test]
+fn the_body_cap_is_exact_at_its_edge() {
+    use harpoon::callout::BodyCap;
+    let policy = crate::support::engine::policy(&target("http://127.0.0.1:9", ""));
+    let mut cap = BodyCap::new(10, None);
+    assert!((cap.is_empty(), cap.len(), cap.truncated()) == (true, 0, false));
+    assert!(cap.push(b"0123"));
+    assert!((cap.is_empty(), cap.len(), cap.truncated()) == (false, 4, false));
+    assert!(
+        cap.push(b"456789"),
+        "a chunk that fills the cap exactly is kept"
+    );
+    assert!((cap.len(), cap.truncated()) == (10, false));
+    assert!(!cap.push(b"x"), "one byte past the cap stops the read");
+    assert!((cap.len(), cap.truncated()) == (10, true));
+    let (body, truncated) = cap.finish(&policy.targets()[0]);
+    assert_eq!((&body[..], truncated), (&b"0123456789"[..], true));
+}
+
 #[tokio::test]
 async fn a_compression_bomb_is_never_decoded() {
     use flate2::{Compression, write::GzEncoder};
