@@ -69,12 +69,18 @@ wait_for "http://127.0.0.1:$up/api/items/1"
 wait_for "http://127.0.0.1:$proxy/api/items/1"
 # wrk's requests/s and p50 of one run.
 measure() { wrk "$@" --latency | awk '/Requests\/sec/{r=$2} /^ +50%/{p=$2} /Non-2xx/{e=$0} END{printf "%s calls/s, p50 %s%s", r, p, (e ? " (" e ")" : "")}'; }
+# Starts `$1 serve` on a free port: sets $hp (its port) and $h (its pid).
+start_serve() {
+  hp=$(port)
+  "$1" serve --allowlist "$dir/allow.yaml" --listen "127.0.0.1:$hp" >"$dir/serve.log" 2>&1 &
+  h=$!
+  pids+=($h)
+  wait_for "http://127.0.0.1:$hp/readyz"
+}
 echo "| run | concurrency | direct | nginx reverse proxy | harpoon |"
 echo "|---|---|---|---|---|"
 for bin in "$@"; do
-  hp=$(port)
-  "$bin" serve --allowlist "$dir/allow.yaml" --listen "127.0.0.1:$hp" >"$dir/serve.log" 2>&1 & h=$!
-  wait_for "http://127.0.0.1:$hp/readyz"
+  start_serve "$bin"
   for c in 1 64; do
     t=$([ $c = 1 ] && echo 1 || echo 2)
     d=$(measure -t$t -c$c -d${seconds}s "http://127.0.0.1:$up/api/items/1")
@@ -88,9 +94,7 @@ echo
 echo "| run | 100 calls cut at 1 MiB: idle RSS | peak RSS | growth per call |"
 echo "|---|---|---|---|"
 for bin in "$@"; do
-  hp=$(port)
-  "$bin" serve --allowlist "$dir/allow.yaml" --listen "127.0.0.1:$hp" >"$dir/serve.log" 2>&1 & h=$!
-  wait_for "http://127.0.0.1:$hp/readyz"
+  start_serve "$bin"
   idle=$(awk '/VmRSS/{print $2}' /proc/$h/status)
   body=$(call bench_big '{}')
   calls=()
