@@ -190,6 +190,23 @@ async fn a_body_that_fills_the_cap_exactly_is_whole() {
     }
 }
 
+/// With `oversize: error`, a declared length over the cap is refused at the headers, before a
+/// byte of the body is read: this upstream announces 1000 bytes and then stalls, so reading
+/// would end in a timeout instead.
+#[tokio::test]
+async fn a_declared_oversize_is_refused_before_the_body_is_read() {
+    let up = Upstream::start(|_| Reply::StallAfterHeaders).await;
+    let limits = "    limits: { response_bytes: 100, oversize: error, timeout: 5s }\n";
+    let engine = engine(&target(&up.url(), limits));
+    let started = std::time::Instant::now();
+    let outcome = call(&engine, "call_target", get("/announced")).await;
+    assert_eq!(code(&outcome), "response_too_large");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the body was waited for"
+    );
+}
+
 /// `BodyCap` as `read_body` feeds it: a chunk that fills the cap exactly is kept and reading
 /// goes on; the next byte is cut; the length and emptiness it reports are the bytes kept.
 #[test]
