@@ -14,7 +14,6 @@ use super::path::{decodes_to_traversal, normalize};
 use super::request::{ArgumentError, CallRequest, Narrowing, RouteCall, TargetCall};
 use super::target_url::{self, TargetUrl, push_query_pair};
 use super::template::check_value;
-use super::tool::CALL_TARGET;
 use super::types::{Method, MethodSet};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
@@ -33,7 +32,6 @@ pub enum Decision<'p> {
 #[derive(Debug)]
 pub struct Permit<'p> {
     target: &'p Target,
-    tool: String,
     route: Option<&'p Route>,
     method: Method,
     url: TargetUrl,
@@ -56,9 +54,6 @@ pub struct CallLimits {
 impl<'p> Permit<'p> {
     pub fn target(&self) -> &'p Target {
         self.target
-    }
-    pub fn tool(&self) -> &str {
-        &self.tool
     }
     /// The route, for route tools (redirect hops are matched against it).
     pub fn route(&self) -> Option<&'p Route> {
@@ -95,7 +90,6 @@ impl<'p> Permit<'p> {
     ) -> Permit<'p> {
         Permit {
             target: self.target,
-            tool: self.tool.clone(),
             route: self.route,
             method,
             url,
@@ -192,7 +186,6 @@ fn decide_route<'p>(call: &RouteCall<'p, '_>) -> Result<Permit<'p>, DenyReason> 
     let url = build_url(target, &path, &path, &query)?;
     Ok(Permit {
         target,
-        tool: route.tool.as_str().to_owned(),
         route: Some(route),
         method: route.method,
         url,
@@ -302,7 +295,6 @@ fn decide_target<'p>(policy: &'p Policy, call: &TargetCall) -> Result<Permit<'p>
     let url = build_url(target, &call.path, path.as_str(), &query)?;
     Ok(Permit {
         target,
-        tool: CALL_TARGET.to_owned(),
         route: None,
         method,
         url,
