@@ -105,6 +105,61 @@ async fn a_redirect_off_the_origin_is_refused_before_it_is_dialled() {
     }
 }
 
+/// A 303 turns a POST into a bodiless GET: the hop drops the body and its Content-Type and keeps
+/// every other header (the injected credential, an allowed one); a 307 keeps the body and its
+/// Content-Type. (Mutation testing found the headers of a hop unasserted.)
+#[tokio::test]
+async fn a_redirect_that_drops_the_body_drops_its_content_type_only() {
+    let up = Upstream::start(|s| match s.target.as_str() {
+        "/api/see-other" => Reply::redirect(303, "/api/landing"),
+        "/api/temporary" => Reply::redirect(307, "/api/landing"),
+        _ => Reply::ok("landed"),
+    })
+    .await;
+    let yaml = format!(
+        "version: 1\ntargets:\n  - label: api\n    base_url: {}/api\n    \
+         network: {{ allow_cidrs: [127.0.0.1/32] }}\n    headers:\n      \
+         allow: [Content-Type, X-Request-Id]\n      \
+         inject: {{ Authorization: \"Bearer ${{env:TEST_TOKEN}}\" }}\n    \
+         dangerous: {{ allow_plaintext_http: true }}\n    redirects: 1\n    \
+         paths: [{{ methods: [GET, POST], glob: \"/**\" }}]\n",
+        up.url()
+    );
+    let engine = engine(&yaml);
+    for (path, keeps_body) in [("/see-other", false), ("/temporary", true)] {
+        let args = json!({"label": "api", "method": "POST", "path": path, "body": "data",
+            "headers": {"X-Request-Id": "r1", "Content-Type": "text/plain"}});
+        let r = response(call(&engine, "call_target", args).await);
+        assert_eq!((r.status, r.redirects), (200, 1), "{path}");
+        let seen = up.requests();
+        let (first, hop) = (&seen[seen.len() - 2], &seen[seen.len() - 1]);
+        let content_type = first.header("content-type");
+        assert!(
+            content_type.is_some(),
+            "{path}: the POST had a Content-Type"
+        );
+        let expected = if keeps_body {
+            ("POST", &b"data"[..], content_type)
+        } else {
+            ("GET", &b""[..], None)
+        };
+        assert_eq!(
+            (
+                hop.method.as_str(),
+                &hop.body[..],
+                hop.header("content-type")
+            ),
+            expected,
+            "{path}"
+        );
+        assert_eq!(
+            hop.header("authorization"),
+            Some("Bearer s3cret-token-value")
+        );
+        assert_eq!(hop.header("x-request-id"), Some("r1"), "{path}");
+    }
+}
+
 #[tokio::test]
 async fn same_origin_redirects_are_followed_hop_by_hop_within_the_limit() {
     let up = Upstream::start(|s| match s.target.as_str() {
