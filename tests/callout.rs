@@ -105,6 +105,42 @@ async fn a_redirect_off_the_origin_is_refused_before_it_is_dialled() {
     }
 }
 
+/// A route's body sets the one Content-Type the upstream sees (the route's, not the caller's),
+/// and every other header still goes: the injected credential and the allowed ones.
+/// (Mutation testing found the other headers unasserted.)
+#[tokio::test]
+async fn a_route_body_replaces_only_the_content_type() {
+    let up = Upstream::start(|_| Reply::ok("made")).await;
+    let yaml = format!(
+        "version: 1\ntargets:\n  - label: api\n    base_url: {}/api\n    \
+         network: {{ allow_cidrs: [127.0.0.1/32] }}\n    headers:\n      \
+         allow: [Content-Type, X-Request-Id]\n      \
+         inject: {{ Authorization: \"Bearer ${{env:TEST_TOKEN}}\" }}\n    \
+         dangerous: {{ allow_plaintext_http: true }}\n    routes:\n      \
+         - {{ name: create, method: POST, path: /items, body: {{ content_type: application/json }} }}\n",
+        up.url()
+    );
+    let engine = engine(&yaml);
+    let args = json!({"body": {"name": "bolt"},
+        "headers": {"X-Request-Id": "r1", "Content-Type": "text/plain"}});
+    let r = response(call(&engine, "api_create", args).await);
+    assert_eq!(r.status, 200);
+    let seen = up.requests().pop().expect("the request");
+    let content_types: Vec<&str> = seen
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "content-type")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(content_types, ["application/json"]);
+    assert_eq!(
+        seen.header("authorization"),
+        Some("Bearer s3cret-token-value")
+    );
+    assert_eq!(seen.header("x-request-id"), Some("r1"));
+    assert_eq!(seen.body, br#"{"name":"bolt"}"#);
+}
+
 /// A 303 turns a POST into a bodiless GET: the hop drops the body and its Content-Type and keeps
 /// every other header (the injected credential, an allowed one); a 307 keeps the body and its
 /// Content-Type. (Mutation testing found the headers of a hop unasserted.)
