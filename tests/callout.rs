@@ -657,6 +657,35 @@ async fn secrets_in_media_types_json_escapes_and_part_locations_never_reach_a_re
     }
 }
 
+/// A request body of exactly `request_bytes` is sent; one byte more is refused before anything
+/// leaves. (Mutation testing found the edge untested.)
+#[test]
+fn a_request_body_at_the_limit_is_allowed_and_one_byte_more_is_not() {
+    use harpoon::policy::{CallRequest, Decision, ToolKind, decide};
+    let policy = crate::support::engine::policy(&target(
+        "http://127.0.0.1:9",
+        "    limits: { request_bytes: 10 }\n",
+    ));
+    let Some(ToolKind::Upstream(tool)) = policy.tool("call_target") else {
+        panic!("call_target exists");
+    };
+    for (body, expected) in [
+        ("x".repeat(10), "allow"),
+        ("x".repeat(11), "request_too_large"),
+    ] {
+        let args = json!({"label": "api", "method": "POST", "path": "/x", "body": body});
+        let request = CallRequest::parse(tool, args.as_object()).expect("parses");
+        let verdict = match decide(&policy, &request) {
+            Decision::Allow(p) => {
+                assert_eq!(p.body().len(), 10);
+                "allow"
+            }
+            Decision::Deny(r) => r.code(),
+        };
+        assert_eq!(verdict, expected, "{} bytes", body.len());
+    }
+}
+
 /// Every per-call knob of `call_target` only lowers the target's limit, never raises it:
 /// `timeout_ms`, `max_response_bytes`, `max_redirects` and `follow_redirects`, read off the
 /// permit `decide` makes.
@@ -697,6 +726,11 @@ fn every_narrowing_knob_only_lowers_its_limit() {
     assert_eq!(
         limits(json!({"timeout_ms": 5})).unwrap_err(),
         "bad_argument"
+    );
+    // The floor itself is allowed (mutation testing found the edge untested).
+    assert_eq!(
+        limits(json!({"timeout_ms": 10})).unwrap().timeout,
+        Duration::from_millis(10)
     );
     assert_eq!(
         limits(json!({"max_response_bytes": 10}))
