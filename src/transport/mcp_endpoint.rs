@@ -39,9 +39,9 @@ use tokio_util::sync::CancellationToken;
 /// shutdown.
 pub struct DirectPost {
     handler: McpHandler,
-    /// `(host, port)` of each allowed host this layer can match exactly; an empty list allows
-    /// every host, as in rmcp.
+    /// `(host, port)` of each allowed host this endpoint can match exactly.
     allowed_hosts: Vec<(String, Option<u16>)>,
+    /// No allowed hosts were configured: rmcp then allows every host, and so does this.
     any_host: bool,
     shutdown: CancellationToken,
 }
@@ -231,7 +231,7 @@ fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
 }
 
 /// `host[:port]` with a DNS name or IPv4 address, lowercased; `None` for anything else
-/// (IPv6 literals, user info, stray characters), which this layer leaves to rmcp.
+/// (IPv6 literals, user info, stray characters), which this endpoint leaves to rmcp.
 fn split_host(value: &str) -> Option<(String, Option<u16>)> {
     let (host, port) = match value.rsplit_once(':') {
         Some((h, p)) => (h, Some(p.parse::<u16>().ok()?)),
