@@ -3,6 +3,7 @@
 //! and `--watch` (`serve` and `stdio`), where a broken file leaves the old tools serving.
 
 use crate::support::mcp_client::{LEGACY, MODERN, McpHttp};
+use crate::support::serve_process::spawn_ready;
 use crate::support::server;
 use crate::support::upstream::{Reply, Upstream};
 use harpoon::transport::http::HttpOptions;
@@ -207,30 +208,12 @@ fn harpoon() -> Command {
 
 /// Starts `harpoon serve` with `args` and returns it with its base URL (`http://ADDR`).
 async fn start_serve(args: &[&str]) -> (Child, String) {
-    let mut child = harpoon()
+    let mut serve = harpoon();
+    serve
         .arg("serve")
         .args(args)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let mcp = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(rest) = line.split("mcp=").nth(1) {
-                return rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-            }
-        }
-        panic!("harpoon serve exited before it was ready");
-    })
-    .await
-    .expect("ready in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        .args(["--listen", "127.0.0.1:0"]);
+    let (child, mcp) = spawn_ready(serve).await;
     let base = mcp.trim_end_matches("/mcp").to_owned();
     (child, base)
 }

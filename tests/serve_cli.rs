@@ -2,12 +2,12 @@
 //! and on SIGTERM it finishes the calls in flight before it exits.
 
 use crate::support::mcp_client::{MODERN, McpHttp};
+use crate::support::serve_process::spawn_ready;
 use crate::support::upstream::{Reply, Upstream};
 use crate::support::{INVALID_DIR, SHIPPED_DIR};
 use serde_json::json;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 fn harpoon() -> Command {
@@ -130,30 +130,9 @@ async fn a_session_cap_of_zero_is_refused_with_the_fix() {
 
 /// Starts `harpoon serve` and returns it with the MCP URL it logged.
 async fn start_serve(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
-    let mut c = harpoon();
-    c.arg("serve")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("spawns");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(rest) = line.split("mcp=").nth(1) {
-                return rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-            }
-        }
-        panic!("harpoon serve exited before it was ready");
-    })
-    .await
-    .expect("ready in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    let mut serve = harpoon();
+    serve.arg("serve").args(args).envs(env.iter().copied());
+    spawn_ready(serve).await
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 
 use crate::support::engine::test_env;
 use crate::support::mcp_client::{MODERN, McpHttp};
+use crate::support::serve_process::spawn_ready;
 use crate::support::server::{self, TestServer};
 use crate::support::upstream::{Reply, Upstream};
 use harpoon::recent::{RECENT_CALLS, RecentCalls};
@@ -15,7 +16,6 @@ use serde_json::{Value, json};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// What the upstream answers: it must never reach the page.
@@ -405,31 +405,17 @@ fn element<'d>(dom: &'d str, open: &str, close: &str) -> &'d str {
 
 /// Starts `harpoon serve` on 127.0.0.1:0 and returns it with its base URL.
 async fn start_serve(allowlist: &std::path::Path) -> (Child, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_harpoon"));
-    c.env_remove("HARPOON_TOKEN")
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_harpoon"));
+    serve
+        .env_remove("HARPOON_TOKEN")
         .env_remove("HARPOON_LISTEN")
         .env_remove("HARPOON_ALLOWLIST")
         .env("TEST_TOKEN", secret())
         .args(["serve", "--listen", "127.0.0.1:0", "--allowlist"])
         .arg(allowlist)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let mut child = c.spawn().expect("spawns");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(rest) = line.split("mcp=").nth(1) {
-                let mcp = rest.split_whitespace().next().unwrap_or_default();
-                return mcp.trim_end_matches("/mcp").to_owned();
-            }
-        }
-        panic!("harpoon serve exited before it was ready");
-    })
-    .await
-    .expect("ready in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    let (child, mcp) = spawn_ready(serve).await;
+    (child, mcp.trim_end_matches("/mcp").to_owned())
 }
 
 #[tokio::test]

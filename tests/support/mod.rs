@@ -51,6 +51,7 @@ pub mod engine;
 pub mod issuer;
 pub mod mcp_client;
 pub mod rsa_key;
+pub mod serve_process;
 pub mod server;
 pub mod tls;
 pub mod upstream;
