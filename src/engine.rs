@@ -1,6 +1,7 @@
 //! One tool call from arguments to outcome, whatever the transport: resolve the tool, parse,
 //! decide, send, and one audit event. Nothing here panics on any input, and every outcome
-//! carries a stable code.
+//! carries a stable code. Should a bug panic anyway, the call ends as `internal_error` rather
+//! than unwinding into the transport, which could leave its client waiting for an answer.
 
 use crate::callout::{BoundedResponse, CallError, Callout};
 use crate::catalog;
@@ -12,7 +13,10 @@ use crate::policy::{
 use crate::progress::{NoProgress, Progress, Stage};
 use crate::telemetry::{self, CallRecord};
 use serde_json::{Map, Value};
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +47,22 @@ impl Outcome {
             Outcome::UnknownTool => "unknown_tool",
         }
     }
+}
+
+/// `future`'s output, or `None` if polling it panicked. The panic is not resumed: the future
+/// is dropped unfinished (its guards release what it held), and nothing it touched is read
+/// again except the plain fields of the call's audit subject, which is why asserting unwind
+/// safety is sound here.
+async fn without_unwinding<T>(future: impl Future<Output = T>) -> Option<T> {
+    let mut future = pin!(future);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(value)) => Poll::Ready(Some(value)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(None),
+        }
+    })
+    .await
 }
 
 /// What an audit record says a call was about, known once the tool and arguments are read.
@@ -130,9 +150,14 @@ impl Engine {
     ) -> Outcome {
         let started = Instant::now();
         let mut subject = Subject::default();
-        let outcome = self
-            .run(caller, name, arguments, cancel, progress, &mut subject)
-            .await;
+        let run = self.run(caller, name, arguments, cancel, progress, &mut subject);
+        let outcome = match without_unwinding(run).await {
+            Some(outcome) => outcome,
+            None => {
+                tracing::error!(tool = name, "a call panicked; it ends as internal_error");
+                Outcome::Failed(CallError::Internal)
+            }
+        };
         self.audit(name, caller, &subject, &outcome, started);
         outcome
     }

@@ -502,6 +502,60 @@ async fn cancelling_a_call_aborts_the_upstream_request() {
     assert_eq!(up.requests().len(), 1);
 }
 
+/// Stands in for a bug: panics when the call reaches `at`.
+struct PanicsAt(harpoon::progress::Stage);
+
+impl harpoon::progress::Progress for PanicsAt {
+    fn report(&self, stage: harpoon::progress::Stage) {
+        if std::mem::discriminant(&stage) == std::mem::discriminant(&self.0) {
+            panic!("a bug at {stage:?}");
+        }
+    }
+}
+
+/// A panic inside a call, before the request leaves or while its response is read, ends that
+/// call as `internal_error` (counted like any call) instead of unwinding into the transport,
+/// where it could leave the client waiting; the engine serves the next call as usual.
+#[tokio::test]
+async fn a_panic_inside_a_call_ends_it_as_internal_error_and_the_engine_serves_on() {
+    use harpoon::callout::CallError;
+    use harpoon::engine::Outcome;
+    use harpoon::progress::Stage;
+    let up = Upstream::start(|_| Reply::ok("fine")).await;
+    let engine = engine(&target(&up.url(), ""));
+    let args = get("/x");
+    let cases = [
+        (Stage::Permitted, 0),
+        (Stage::Headers { status: 0 }, 1),
+        (Stage::Body { bytes: 0 }, 2),
+    ];
+    for (at, requests_after) in cases {
+        let outcome = engine
+            .call_with_progress(
+                "call_target",
+                args.as_object(),
+                &CancellationToken::new(),
+                &PanicsAt(at),
+            )
+            .await;
+        assert!(
+            matches!(outcome, Outcome::Failed(CallError::Internal)),
+            "{at:?}: {outcome:?}"
+        );
+        assert_eq!(code(&outcome), "internal_error");
+        assert_eq!(up.requests().len(), requests_after, "{at:?}");
+    }
+    let next = call(&engine, "call_target", get("/x")).await;
+    assert_eq!(code(&next), "ok");
+    assert_eq!(&response(next).body[..], b"fine");
+    let metrics = engine.metrics().render(&[]);
+    let line = metrics
+        .lines()
+        .find(|l| l.contains("reason=\"internal_error\"") && !l.starts_with('#'))
+        .unwrap_or_else(|| panic!("no internal_error counter:\n{metrics}"));
+    assert!(line.ends_with(" 3"), "{line}");
+}
+
 #[tokio::test]
 async fn error_statuses_come_back_with_their_body() {
     let up = Upstream::start(|_| Reply::json(500, json!({"error": "boom"}))).await;
@@ -583,6 +637,101 @@ async fn a_redirect_hop_gets_no_query_the_allowlist_does_not_grant() {
     );
 }
 
+/// A route's redirect hop is granted only to a path the route's template renders, each
+/// parameter passing its declaration: not another path, not one segment more or less, not a
+/// value the declaration refuses, not without the template's trailing slash. (Mutation testing
+/// found `PathTemplate::matches` untested: a hop to any path would have gone unnoticed.)
+#[tokio::test]
+async fn a_route_hop_is_granted_only_to_a_path_its_template_renders() {
+    let up = Upstream::start(|s| match s.target.as_str() {
+        "/api/items/off" => Reply::redirect(302, "/api/admin"),
+        "/api/items/deeper" => Reply::redirect(302, "/api/items/deeper/x"),
+        "/api/items/shallower" => Reply::redirect(302, "/api/items"),
+        "/api/items/refused" => Reply::redirect(302, "/api/items/n0t-a11owed"),
+        "/api/items/fine" => Reply::redirect(302, "/api/items/landed"),
+        "/api/groups/slash/" => Reply::redirect(302, "/api/groups/other/"),
+        "/api/groups/noslash/" => Reply::redirect(302, "/api/groups/other"),
+        "/api/" => Reply::redirect(302, "/api/"),
+        _ => Reply::ok("landed"),
+    })
+    .await;
+    let yaml = format!(
+        "version: 1\ntargets:\n  - label: api\n    base_url: {}/api\n    network: {{ allow_cidrs: [127.0.0.1/32] }}\n    \
+         dangerous: {{ allow_plaintext_http: true }}\n    redirects: 3\n    routes:\n      \
+         - {{ name: item, method: GET, path: \"/items/{{id}}\", params: {{ id: {{ pattern: \"^[a-z]+$\" }} }} }}\n      \
+         - {{ name: group, method: GET, path: \"/groups/{{g}}/\", params: {{ g: {{ pattern: \"^[a-z]+$\" }} }} }}\n      \
+         - {{ name: root, method: GET, path: \"/\" }}\n",
+        up.url()
+    );
+    let engine = engine(&yaml);
+    let cases = [
+        (
+            "api_item",
+            json!({"id": "off"}),
+            "redirect_not_allowed",
+            None,
+        ),
+        (
+            "api_item",
+            json!({"id": "deeper"}),
+            "redirect_not_allowed",
+            None,
+        ),
+        (
+            "api_item",
+            json!({"id": "shallower"}),
+            "redirect_not_allowed",
+            None,
+        ),
+        (
+            "api_item",
+            json!({"id": "refused"}),
+            "redirect_not_allowed",
+            None,
+        ),
+        (
+            "api_group",
+            json!({"g": "noslash"}),
+            "redirect_not_allowed",
+            None,
+        ),
+        (
+            "api_item",
+            json!({"id": "fine"}),
+            "ok",
+            Some("/api/items/landed"),
+        ),
+        (
+            "api_group",
+            json!({"g": "slash"}),
+            "ok",
+            Some("/api/groups/other/"),
+        ),
+        // The root route's hop to itself is granted, again and again, up to the limit.
+        ("api_root", json!({}), "too_many_redirects", Some("/api/")),
+    ];
+    for (tool, args, expected, last_sent) in cases {
+        let sent_before = up.requests().len();
+        let outcome = call(&engine, tool, args.clone()).await;
+        assert_eq!(code(&outcome), expected, "{tool} {args}: {outcome:?}");
+        let sent: Vec<String> = up.requests()[sent_before..]
+            .iter()
+            .map(|r| r.target.clone())
+            .collect();
+        match last_sent {
+            None => assert_eq!(
+                sent.len(),
+                1,
+                "{tool} {args}: no refused hop was sent: {sent:?}"
+            ),
+            Some(hop) => {
+                assert!(sent.len() > 1, "{tool} {args}: {sent:?}");
+                assert_eq!(sent.last().map(String::as_str), Some(hop), "{tool} {args}");
+            }
+        }
+    }
+}
+
 /// An upstream that echoes the injected secret in a refused redirect's `Location` (absolute,
 /// relative, or unparseable) never gets it into the result's message.
 #[tokio::test]
@@ -605,6 +754,17 @@ async fn a_secret_in_a_refused_location_is_redacted() {
         let message = e.to_string();
         assert!(!message.contains(secret), "{location}: {message}");
         assert!(!message.contains(&secret[1..]), "{location}: {message}");
+        // The rest of the Location is still there to read, blanked byte for byte; one that
+        // shows the secret only once decoded is withheld whole.
+        let shown = if location.contains('%') {
+            harpoon::policy::redact::WITHHELD.to_owned()
+        } else {
+            location.replace(secret, &"*".repeat(secret.len()))
+        };
+        assert!(
+            message.contains(&format!("Location '{shown}'")),
+            "{location}: {message}"
+        );
     }
 }
 
@@ -661,28 +821,41 @@ async fn secrets_in_media_types_json_escapes_and_part_locations_never_reach_a_re
 /// leaves. (Mutation testing found the edge untested.)
 #[test]
 fn a_request_body_at_the_limit_is_allowed_and_one_byte_more_is_not() {
-    use harpoon::policy::{CallRequest, Decision, ToolKind, decide};
     let policy = crate::support::engine::policy(&target(
         "http://127.0.0.1:9",
         "    limits: { request_bytes: 10 }\n",
     ));
-    let Some(ToolKind::Upstream(tool)) = policy.tool("call_target") else {
-        panic!("call_target exists");
-    };
     for (body, expected) in [
         ("x".repeat(10), "allow"),
         ("x".repeat(11), "request_too_large"),
     ] {
         let args = json!({"label": "api", "method": "POST", "path": "/x", "body": body});
-        let request = CallRequest::parse(tool, args.as_object()).expect("parses");
-        let verdict = match decide(&policy, &request) {
-            Decision::Allow(p) => {
-                assert_eq!(p.body().len(), 10);
+        let verdict = match decided(&policy, args, |p| p.body().len()) {
+            Ok(sent) => {
+                assert_eq!(sent, 10);
                 "allow"
             }
-            Decision::Deny(r) => r.code(),
+            Err(code) => code,
         };
         assert_eq!(verdict, expected, "{} bytes", body.len());
+    }
+}
+
+/// What `decide` makes of `call_target` with `args`: `read` of its permit, or the reason code
+/// of its refusal. The steps the engine takes before sending, without sending.
+fn decided<T>(
+    policy: &harpoon::policy::Policy,
+    args: serde_json::Value,
+    read: impl FnOnce(&harpoon::policy::Permit) -> T,
+) -> Result<T, &'static str> {
+    use harpoon::policy::{CallRequest, Decision, ToolKind, decide};
+    let Some(ToolKind::Upstream(tool)) = policy.tool("call_target") else {
+        panic!("call_target exists");
+    };
+    let request = CallRequest::parse(tool, args.as_object()).expect("parses");
+    match decide(policy, &request) {
+        Decision::Allow(p) => Ok(read(&p)),
+        Decision::Deny(r) => Err(r.code()),
     }
 }
 
@@ -691,24 +864,16 @@ fn a_request_body_at_the_limit_is_allowed_and_one_byte_more_is_not() {
 /// permit `decide` makes.
 #[test]
 fn every_narrowing_knob_only_lowers_its_limit() {
-    use harpoon::policy::{CallRequest, Decision, ToolKind, decide};
     let policy = crate::support::engine::policy(&target(
         "http://127.0.0.1:9",
         "    limits: { timeout: 2s, response_bytes: 4000 }\n    redirects: 3\n",
     ));
-    let Some(ToolKind::Upstream(tool)) = policy.tool("call_target") else {
-        panic!("call_target exists");
-    };
     let limits = |knobs: serde_json::Value| {
         let mut args = json!({"label": "api", "method": "GET", "path": "/x"});
         args.as_object_mut()
             .expect("object")
             .extend(knobs.as_object().expect("object").clone());
-        let request = CallRequest::parse(tool, args.as_object()).expect("parses");
-        match decide(&policy, &request) {
-            Decision::Allow(p) => Ok(p.limits()),
-            Decision::Deny(r) => Err(r.code()),
-        }
+        decided(&policy, args, |p| p.limits())
     };
     let base = limits(json!({})).expect("allowed");
     assert_eq!(

@@ -313,6 +313,26 @@ async fn every_attack_is_denied_with_its_reason_and_nothing_leaves() {
     );
 }
 
+/// A path value that cannot fill its segment is refused with a message that says why.
+/// (Mutation testing found these messages unasserted.)
+#[tokio::test]
+async fn a_path_value_that_cannot_fill_its_segment_is_refused_saying_why() {
+    let canary = Upstream::canary().await;
+    let engine = engine(&allowlist(&canary.url()));
+    for (value, why) in [
+        ("..", "parameter 'any' is a dot segment"),
+        ("..;x", "parameter 'any' is a dot segment"),
+        ("", "parameter 'any' is empty"),
+    ] {
+        let outcome = call(&engine, "api_get_free", json!({ "any": value })).await;
+        let harpoon::engine::Outcome::Denied(reason) = &outcome else {
+            panic!("{value:?}: {outcome:?}")
+        };
+        assert_eq!(reason.to_string(), why, "{value:?}");
+    }
+    assert_eq!(canary.hits(), 0);
+}
+
 #[tokio::test]
 async fn the_same_allowlist_lets_legitimate_calls_through() {
     // The table above proves denial; this proves the allowlist is not simply broken.

@@ -54,6 +54,9 @@ pub enum CallError {
     /// The permit was made by another policy than the callout's (a bug in an embedder's wiring;
     /// refused rather than sent with another target's limits).
     ForeignPermit,
+    /// The call panicked inside harpoon (a bug). The engine caught it so that the client gets
+    /// this answer and the server serves on; whether the request had left is unknown.
+    Internal,
 }
 
 impl CallError {
@@ -70,7 +73,7 @@ impl CallError {
             CallError::RedirectNotAllowed(_) => "redirect_not_allowed",
             CallError::TooManyRedirects { .. } => "too_many_redirects",
             CallError::Cancelled => "cancelled",
-            CallError::ForeignPermit => "internal_error",
+            CallError::ForeignPermit | CallError::Internal => "internal_error",
         }
     }
 }
@@ -135,6 +138,11 @@ impl std::fmt::Display for CallError {
             CallError::Cancelled => "the call was cancelled".into(),
             CallError::ForeignPermit => {
                 "the permit was made for another policy than this callout's".into()
+            }
+            CallError::Internal => {
+                "harpoon failed inside this call (a bug, logged on the server); \
+                 the request may or may not have reached the upstream"
+                    .into()
             }
         };
         f.write_str(&text)

@@ -239,13 +239,16 @@ fn param_name(original: &str, taken: &[&str]) -> String {
     if RESERVED_ARGUMENTS.contains(&base.as_str()) {
         base.push_str("_param");
     }
-    let mut name = base.clone();
-    let mut n = 2;
-    while taken.contains(&name.as_str()) || !valid_param_name(&name) {
-        name = format!("{base}_{n}");
-        n += 1;
-    }
-    name
+    // `base` is a valid name of at most 58 bytes (62 for a short reserved word), and `taken`
+    // holds the other parameters of one template (at most 512 in 1024 bytes): one of the first
+    // `taken.len() + 1` candidates is free, and its suffix keeps it within 64 bytes. The search
+    // is bounded whatever the names; should none pass, the duplicate or invalid name is refused
+    // when the allowlist compiles, with its place, rather than searched for forever.
+    std::iter::once(base.clone())
+        .chain((2..).map(|n| format!("{base}_{n}")))
+        .take(taken.len() + 1)
+        .find(|name| !taken.contains(&name.as_str()) && valid_param_name(name))
+        .unwrap_or(base)
 }
 
 /// The request body: JSON with its schema, another media type as a string the caller writes.
@@ -441,5 +444,21 @@ mod tests {
                 .starts_with("path '/a b' cannot be a route path")
         );
         assert_eq!(template("/", &[]).unwrap().0, "/");
+    }
+
+    /// However long the original and however many names are taken, the name found is free
+    /// and valid. (Its search was once an unbounded loop, which a mutant of
+    /// `valid_param_name` turned into a hang.)
+    #[test]
+    fn a_parameter_name_is_free_and_valid_whatever_is_taken() {
+        let long = "9".repeat(200);
+        let mut taken: Vec<String> = vec![format!("p_{}", "9".repeat(56))];
+        taken.extend((2..600).map(|n| format!("p_{}_{n}", "9".repeat(56))));
+        let taken: Vec<&str> = taken.iter().map(String::as_str).collect();
+        let name = param_name(&long, &taken);
+        assert!(valid_param_name(&name), "{name}");
+        assert!(!taken.contains(&name.as_str()), "{name}");
+        assert_eq!(name, format!("p_{}_600", "9".repeat(56)));
+        assert_eq!(param_name("body", &["body_param"]), "body_param_2");
     }
 }

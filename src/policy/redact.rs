@@ -120,20 +120,17 @@ impl Redactor {
 
     fn string(&self, s: &mut String) {
         let mut bytes = std::mem::take(s).into_bytes();
-        if self.bytes(&mut bytes, false) > 0 {
-            *s = String::from_utf8_lossy(&bytes).into_owned();
-        } else {
-            *s = String::from_utf8(bytes).unwrap_or_default();
-        }
+        self.bytes(&mut bytes, false);
+        // Blanking writes ASCII over whole matches of UTF-8 text, so this is UTF-8 again; the
+        // lossy form, should it not be, keeps no secret either.
+        *s = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     }
 }
 
 /// The first position of `needle` in `haystack`, scanning for its first byte.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
+    let &first = needle.first()?;
     let mut i = 0;
     while i + needle.len() <= haystack.len() {
         match haystack[i..=haystack.len() - needle.len()]
@@ -179,5 +176,38 @@ mod tests {
                 .unwrap();
         r.json(&mut v);
         assert_eq!(v, json!({"************": ["************", 1]}));
+    }
+
+    /// A cap can cut a body so that all of it is a secret's start (a cap shorter than the
+    /// secret); all of it is blanked. (Mutation testing found the whole-data case untested.)
+    #[test]
+    fn data_that_is_wholly_a_cut_secret_is_wholly_blanked() {
+        let r = redactor();
+        for len in 0..b"s3cret-value".len() {
+            let mut cut = b"s3cret-value"[..len].to_vec();
+            assert_eq!(r.bytes(&mut cut, true), usize::from(len > 0), "{len}");
+            assert_eq!(cut, b"*".repeat(len), "{len}");
+        }
+    }
+
+    #[test]
+    fn find_agrees_with_a_naive_search() {
+        let hay = b"aabaabaaab";
+        for needle in [
+            &b"a"[..],
+            b"ab",
+            b"aab",
+            b"aaab",
+            b"b",
+            b"ba",
+            hay,
+            b"aabaabaaabX",
+            b"",
+        ] {
+            let naive = (needle.len() <= hay.len() && !needle.is_empty())
+                .then(|| hay.windows(needle.len()).position(|w| w == needle))
+                .flatten();
+            assert_eq!(find(hay, needle), naive, "{needle:?}");
+        }
     }
 }

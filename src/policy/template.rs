@@ -316,6 +316,14 @@ mod tests {
         assert!(syntax("/{9x}").contains("not a valid name"));
     }
 
+    /// (Mutation testing found the edge untested.)
+    #[test]
+    fn a_template_of_the_longest_length_is_accepted_and_one_more_is_not() {
+        let longest = format!("/{}", "a".repeat(MAX_TEMPLATE_LEN - 1));
+        assert!(PathTemplate::parse(&longest).is_ok());
+        assert!(syntax(&format!("{longest}a")).contains("longer than 1024"));
+    }
+
     #[test]
     fn values_stay_in_their_segment() {
         let t = PathTemplate::parse("/invoices/{id}").unwrap();
