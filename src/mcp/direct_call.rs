@@ -10,6 +10,7 @@
 //! `take` gives the message back untouched. `tests/direct_call.rs` sends the same requests
 //! both ways and asserts the same replies.
 
+use super::generation::Generation;
 use super::streamed_reply::StreamedReply;
 use super::{McpHandler, result, shutting_down};
 use crate::policy::Caller;
@@ -17,13 +18,25 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientJsonRpcMessage, ClientRequest,
     GetMeta, JsonRpcRequest, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
 };
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// A `tools/call` request taken off the rmcp path.
-#[derive(Debug)]
 pub struct DirectCall {
     id: RequestId,
     params: CallToolRequestParams,
+    /// The generation that was in service when the call was judged direct: it runs the call
+    /// too, so a reload in between cannot hand it a tool that must go through rmcp.
+    generation: Arc<Generation>,
+}
+
+impl std::fmt::Debug for DirectCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectCall")
+            .field("id", &self.id)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DirectCall {
@@ -36,7 +49,8 @@ impl DirectCall {
         message: ClientJsonRpcMessage,
         handler: &McpHandler,
     ) -> Result<Self, Box<ClientJsonRpcMessage>> {
-        if !is_plain_call(&message, handler) {
+        let generation = handler.current();
+        if !is_plain_call(&message, &generation) {
             return Err(Box::new(message));
         }
         match message {
@@ -47,6 +61,7 @@ impl DirectCall {
             }) => Ok(Self {
                 id,
                 params: call.params,
+                generation,
             }),
             other => Err(Box::new(other)),
         }
@@ -67,10 +82,14 @@ impl DirectCall {
         caller: Option<Caller>,
         cancel: &CancellationToken,
     ) -> DirectReply {
-        handler.engine().metrics().record_direct_call();
+        let engine = self.generation.engine();
+        engine.metrics().record_direct_call();
         let name = &self.params.name;
         let arguments = self.params.arguments.as_ref();
-        let Some(outcome) = handler.call_directly(caller, name, arguments, cancel).await else {
+        let Some(outcome) = handler
+            .call_directly(engine, caller, name, arguments, cancel)
+            .await
+        else {
             return DirectReply::Message(Box::new(response(shutting_down(), self.id)));
         };
         let outcome = match StreamedReply::for_outcome(&self.id, outcome) {
@@ -105,7 +124,7 @@ fn response(result: CallToolResult, id: RequestId) -> ServerJsonRpcMessage {
     ServerJsonRpcMessage::response(ServerResult::from(CallToolResponse::from(result)), id)
 }
 
-fn is_plain_call(message: &ClientJsonRpcMessage, handler: &McpHandler) -> bool {
+fn is_plain_call(message: &ClientJsonRpcMessage, generation: &Generation) -> bool {
     let ClientJsonRpcMessage::Request(JsonRpcRequest { request, .. }) = message else {
         return false;
     };
@@ -121,5 +140,5 @@ fn is_plain_call(message: &ClientJsonRpcMessage, handler: &McpHandler) -> bool {
         && meta.get_progress_token().is_none()
         && call.params.input_responses.is_none()
         && call.params.request_state.is_none()
-        && handler.current().answers_directly(&call.params.name)
+        && generation.answers_directly(&call.params.name)
 }

@@ -184,13 +184,15 @@ impl McpHandler {
             .unwrap_or_else(|| self.default_caller.clone())
     }
 
-    /// Runs one `tools/call` with no progress reports, for `caller` (the one the transport
-    /// established; `None` is this handler's default caller), and returns its outcome; `None`
-    /// while the server drains for shutdown. The stateless HTTP and tunnel paths that answer
-    /// `tools/call` without rmcp's per-request service come here (`mcp::direct_call`); rmcp's
-    /// `call_tool` does the same steps with progress.
+    /// Runs one `tools/call` on `engine` (the generation's the call was judged against) with no
+    /// progress reports, for `caller` (the one the transport established; `None` is this
+    /// handler's default caller), and returns its outcome; `None` while the server drains for
+    /// shutdown. The stateless HTTP and tunnel paths that answer `tools/call` without rmcp's
+    /// per-request service come here (`mcp::direct_call`); rmcp's `call_tool` does the same
+    /// steps with progress.
     pub async fn call_directly(
         &self,
+        engine: &Engine,
         caller: Option<Caller>,
         name: &str,
         arguments: Option<&JsonObject>,
@@ -198,9 +200,7 @@ impl McpHandler {
     ) -> Option<Outcome> {
         let _in_flight = self.inner.tracker.enter()?;
         let caller = caller.unwrap_or_else(|| self.default_caller.clone());
-        let generation = self.current();
-        let outcome = generation
-            .engine()
+        let outcome = engine
             .call_as(&caller, name, arguments, cancel, &NoProgress)
             .await;
         Some(outcome)
