@@ -333,6 +333,55 @@ async fn a_path_value_that_cannot_fill_its_segment_is_refused_saying_why() {
     assert_eq!(canary.hits(), 0);
 }
 
+/// A refused free-form path tells the model what is wrong with it, one message per fault.
+#[tokio::test]
+async fn a_malformed_path_is_refused_saying_why() {
+    let canary = Upstream::canary().await;
+    let engine = engine(&allowlist(&canary.url()));
+    // Short as sent (a longer argument is refused before it is read as a path), too long once
+    // each `é` is encoded as `%C3%A9`.
+    let too_long = format!("/reports/{}", "é".repeat(400));
+    for (path, why) in [
+        (
+            too_long.as_str(),
+            "path is longer than 2048 bytes (as sent, or once normalized)",
+        ),
+        ("reports/x", "path must start with '/'"),
+        ("/reports/x\r\n", "path holds a control character"),
+        ("/reports\\x", "path holds a backslash"),
+        (
+            "/reports/x?a=1",
+            "path holds '?' or '#'; pass query parameters in 'query'",
+        ),
+        ("/reports//x", "path holds an empty segment ('//')"),
+        (
+            "/reports/%2E%2E",
+            "path holds a '.' or '..' segment (plain or encoded)",
+        ),
+        ("/reports/a%2fb", "path holds an encoded '/', '\\' or NUL"),
+        (
+            "/reports/%2541",
+            "path holds an encoded '%' (double encoding)",
+        ),
+        (
+            "/reports/%4",
+            "path holds a '%' that is not followed by two hex digits",
+        ),
+    ] {
+        let outcome = call(&engine, "call_target", ct(path)).await;
+        let harpoon::engine::Outcome::Denied(reason) = &outcome else {
+            panic!("{path:?}: {outcome:?}")
+        };
+        let said = reason.to_string();
+        assert_eq!(
+            said.rsplit_once(" is not allowed: ").map(|(_, why)| why),
+            Some(why),
+            "{said:?}"
+        );
+    }
+    assert_eq!(canary.hits(), 0);
+}
+
 #[tokio::test]
 async fn the_same_allowlist_lets_legitimate_calls_through() {
     // The table above proves denial; this proves the allowlist is not simply broken.

@@ -276,6 +276,62 @@ fn a_glob_class_that_can_match_a_slash_is_refused() {
     for glob in ["/a[a-c-e]b", "/a[-.]b", "/a[0-9-]b", "/a[]x]b"] {
         assert!(build_glob(glob).is_ok(), "{glob}");
     }
+    // A second class is read as carefully as the first.
+    assert!(build_glob("/a/[a-z]/[.-0]").is_err());
+}
+
+/// Every class of up to four characters around `/` (with and without a leading `]`, which
+/// globset reads as a literal) is refused exactly when globset itself, compiling the glob with
+/// `/` as a separator, lets the class match `/`. globset is the reference: it is what matches.
+#[test]
+fn a_class_is_refused_exactly_when_globset_lets_it_match_a_slash() {
+    use harpoon::policy::path::build_glob;
+    const ALPHABET: [char; 6] = ['-', '+', '.', '/', '0', 'a'];
+    let mut classes = vec![String::new()];
+    let mut frontier = vec![String::new()];
+    for _ in 0..4 {
+        frontier = frontier
+            .iter()
+            .flat_map(|c| ALPHABET.map(|x| format!("{c}{x}")))
+            .collect();
+        classes.extend(frontier.iter().cloned());
+    }
+    let (mut spanning, mut clear) = (0, 0);
+    for class in classes.iter().flat_map(|c| [c.clone(), format!("]{c}")]) {
+        if class.is_empty() {
+            continue;
+        }
+        let glob = format!("/a[{class}]b");
+        let reference = globset::GlobBuilder::new(&glob)
+            .literal_separator(true)
+            .backslash_escape(false)
+            .build()
+            .map(|g| g.compile_matcher().is_match("/a/b"));
+        let ours = build_glob(&glob);
+        match reference {
+            Err(_) => assert!(ours.is_err(), "{glob}: globset refuses it, harpoon took it"),
+            Ok(true) => {
+                spanning += 1;
+                assert_eq!(
+                    ours.err().as_deref(),
+                    Some("has '/' inside a class; a class matches one character of one segment"),
+                    "{glob} matches /a/b in globset"
+                );
+            }
+            Ok(false) => {
+                clear += 1;
+                assert!(
+                    ours.is_ok(),
+                    "{glob}: cannot match '/', yet refused: {ours:?}"
+                );
+            }
+        }
+    }
+    // Both kinds are well represented, so neither half of the check is vacuous.
+    assert!(
+        spanning > 1000 && clear > 1000,
+        "{spanning} spanning, {clear} clear"
+    );
 }
 
 /// A caller chooses `max_response_bytes`; cutting an echoed secret at the cap must not hand

@@ -426,6 +426,43 @@ mod tests {
         );
     }
 
+    /// The bound is on both the path as sent and the path once normalized: `%61` shrinks to
+    /// `a` and `é` grows to `%C3%A9`, so each side of the bound is reached by both.
+    #[test]
+    fn a_path_of_the_longest_length_is_accepted_and_one_more_is_not() {
+        let longest = format!("/{}", "a".repeat(MAX_PATH_LEN - 1));
+        assert_eq!(n(&longest), Ok(longest.clone()));
+        assert_eq!(n(&format!("{longest}a")), Err(PathError::TooLong));
+        // Too long as sent, though it would normalize to a third of the bound.
+        let shrinking = format!("/{}", "%61".repeat(MAX_PATH_LEN / 3 + 1));
+        assert!(shrinking.len() > MAX_PATH_LEN);
+        assert_eq!(n(&shrinking), Err(PathError::TooLong));
+        // Short as sent, too long once encoded.
+        let growing = format!("/{}", "é".repeat(MAX_PATH_LEN / 6 + 1));
+        assert!(growing.len() <= MAX_PATH_LEN);
+        assert_eq!(n(&growing), Err(PathError::TooLong));
+        let fits = format!(
+            "/{}{}",
+            "é".repeat(341),
+            "a".repeat(MAX_PATH_LEN - 1 - 341 * 6)
+        );
+        assert_eq!(n(&fits).map(|p| p.len()), Ok(MAX_PATH_LEN));
+    }
+
+    #[test]
+    fn a_glob_of_the_longest_length_is_accepted_and_one_more_is_not() {
+        let longest = format!("/{}", "a".repeat(MAX_GLOB_LEN - 1));
+        assert!(build_glob(&longest).is_ok());
+        for over in [1, MAX_GLOB_LEN] {
+            assert_eq!(
+                build_glob(&format!("{longest}{}", "a".repeat(over))).err(),
+                Some(format!(
+                    "is longer than {MAX_GLOB_LEN} characters; shorten it"
+                ))
+            );
+        }
+    }
+
     #[test]
     fn normalization_is_idempotent() {
         for p in ["/a%3ab", "/my report/é", "/x/%7e", "/a/b/"] {
