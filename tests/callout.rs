@@ -642,7 +642,7 @@ async fn a_redirect_hop_gets_no_query_the_allowlist_does_not_grant() {
 /// value the declaration refuses, not without the template's trailing slash. (Mutation testing
 /// found `PathTemplate::matches` untested: a hop to any path would have gone unnoticed.)
 #[tokio::test]
-async fn a_route_hop_is_granted_only_to_a_path_its_template_renders() {
+async fn a_route_hop_is_granted_only_to_a_path_and_query_its_route_grants() {
     let up = Upstream::start(|s| match s.target.as_str() {
         "/api/items/off" => Reply::redirect(302, "/api/admin"),
         "/api/items/deeper" => Reply::redirect(302, "/api/items/deeper/x"),
@@ -652,6 +652,12 @@ async fn a_route_hop_is_granted_only_to_a_path_its_template_renders() {
         "/api/groups/slash/" => Reply::redirect(302, "/api/groups/other/"),
         "/api/groups/noslash/" => Reply::redirect(302, "/api/groups/other"),
         "/api/" => Reply::redirect(302, "/api/"),
+        "/api/search/missing?q=ab" => Reply::redirect(302, "/api/search/other?p=c"),
+        // `+` is a plus to some upstreams and a space to others: the hop must pass both readings.
+        "/api/search/plus?q=ab" => Reply::redirect(302, "/api/search/other?q=a+b"),
+        "/api/search/space?q=ab" => Reply::redirect(302, "/api/search/other?q=ab&p=a+b"),
+        "/api/search/extra?q=ab" => Reply::redirect(302, "/api/search/other?q=ab&x=1"),
+        "/api/search/fine?q=ab" => Reply::redirect(302, "/api/search/other?q=a%20b&p=c"),
         _ => Reply::ok("landed"),
     })
     .await;
@@ -660,7 +666,9 @@ async fn a_route_hop_is_granted_only_to_a_path_its_template_renders() {
          dangerous: {{ allow_plaintext_http: true }}\n    redirects: 3\n    routes:\n      \
          - {{ name: item, method: GET, path: \"/items/{{id}}\", params: {{ id: {{ pattern: \"^[a-z]+$\" }} }} }}\n      \
          - {{ name: group, method: GET, path: \"/groups/{{g}}/\", params: {{ g: {{ pattern: \"^[a-z]+$\" }} }} }}\n      \
-         - {{ name: root, method: GET, path: \"/\" }}\n",
+         - {{ name: root, method: GET, path: \"/\" }}\n      \
+         - {{ name: search, method: GET, path: \"/search/{{k}}\", params: {{ k: {{ pattern: \"^[a-z]+$\" }} }}, \
+         query: {{ q: {{ pattern: \"^[a-z ]+$\", required: true }}, p: {{ pattern: \"^[a-z+]+$\" }} }} }}\n",
         up.url()
     );
     let engine = engine(&yaml);
@@ -706,6 +714,38 @@ async fn a_route_hop_is_granted_only_to_a_path_its_template_renders() {
             json!({"g": "slash"}),
             "ok",
             Some("/api/groups/other/"),
+        ),
+        // A hop without the route's required query parameter, with a value that fails its
+        // pattern read either way, or with an undeclared one, is refused.
+        (
+            "api_search",
+            json!({"k": "missing", "q": "ab"}),
+            "redirect_not_allowed",
+            None,
+        ),
+        (
+            "api_search",
+            json!({"k": "plus", "q": "ab"}),
+            "redirect_not_allowed",
+            None,
+        ),
+        (
+            "api_search",
+            json!({"k": "space", "q": "ab"}),
+            "redirect_not_allowed",
+            None,
+        ),
+        (
+            "api_search",
+            json!({"k": "extra", "q": "ab"}),
+            "redirect_not_allowed",
+            None,
+        ),
+        (
+            "api_search",
+            json!({"k": "fine", "q": "ab"}),
+            "ok",
+            Some("/api/search/other?q=a%20b&p=c"),
         ),
         // The root route's hop to itself is granted, again and again, up to the limit.
         ("api_root", json!({}), "too_many_redirects", Some("/api/")),

@@ -8,6 +8,8 @@ use crate::policy::Target;
 use crate::policy::limits::Oversize;
 use crate::policy::redact::Redactor;
 use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -126,13 +128,15 @@ impl BodyCap {
 /// Any secret of the target that the upstream echoes back is blanked out.
 pub(super) async fn read_body(
     target: &Target,
-    mut response: reqwest::Response,
+    response: http::Response<Incoming>,
     limit: u64,
     oversize: Oversize,
     deadline: Instant,
     timeout: Duration,
 ) -> Result<(Bytes, Option<u64>, bool), CallError> {
-    let declared = response.content_length();
+    // hyper takes the length from `Content-Length` (none for a chunked body).
+    let declared = response.body().size_hint().exact();
+    let mut response = response.into_body();
     let too_large = CallError::ResponseTooLarge {
         limit,
         size: declared,
@@ -142,19 +146,24 @@ pub(super) async fn read_body(
     }
     let mut body = BodyCap::new(limit, declared);
     loop {
-        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+        let frame = tokio::time::timeout_at(deadline, response.frame())
             .await
             .map_err(|_| CallError::Timeout {
                 phase: Phase::Body,
                 after: timeout,
             })?
+            .transpose()
             .map_err(|e| {
                 CallError::Upstream(NetworkFailure::new(FailureStage::Body, &e)).redacted(target)
             })?;
-        let Some(chunk) = chunk else {
+        let Some(frame) = frame else {
             let size = body.len() as u64;
             let (bytes, _) = body.finish(target);
             return Ok((bytes, Some(size), false));
+        };
+        // Trailers carry no body bytes.
+        let Ok(chunk) = frame.into_data() else {
+            continue;
         };
         if !body.push(&chunk) {
             if oversize == Oversize::Error {

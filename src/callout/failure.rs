@@ -6,8 +6,6 @@
 /// Where in the exchange the network failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureStage {
-    /// The HTTP client for the target could not be set up (its TLS configuration).
-    ClientSetup,
     /// DNS failed, or the connection was refused or reset before it opened.
     Connect,
     /// The request could not be built from the permit.
@@ -48,7 +46,6 @@ impl std::fmt::Display for NetworkFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let detail = &self.detail;
         match self.stage {
-            FailureStage::ClientSetup => write!(f, "HTTP client setup failed: {detail}"),
             FailureStage::BuildRequest => write!(f, "the request could not be built: {detail}"),
             FailureStage::Body => write!(f, "the body broke off: {detail}"),
             FailureStage::Connect | FailureStage::Exchange => f.write_str(detail),

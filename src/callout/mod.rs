@@ -41,7 +41,7 @@ impl OwnListeners {
 /// Per-target runtime state, indexed like `Policy::targets`.
 struct TargetRuntime {
     /// Built on first use: start-up stays fast with thousands of targets.
-    client: OnceLock<Result<reqwest::Client, NetworkFailure>>,
+    client: OnceLock<client::UpstreamClient>,
     limiter: Limiter,
 }
 

@@ -1,14 +1,16 @@
 //! Name resolution, injectable so tests can make DNS answer with any address (rebinding,
 //! metadata, loopback) deterministically. Every answer is filtered through the target's
-//! network rule before reqwest sees it, so a denied address is never dialled.
+//! network rule before the connector sees it, so a denied address is never dialled.
 
 use super::OwnListeners;
 use crate::policy::net::{AddressDenial, NetworkPolicy};
+use hyper_util::client::legacy::connect::dns::Name;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 /// Resolves a host name to socket addresses.
 pub trait HostResolver: Send + Sync + 'static {
@@ -35,7 +37,7 @@ impl HostResolver for SystemResolver {
 }
 
 /// The error a filtered resolution returns when every address was refused; `send` finds it in
-/// reqwest's error chain to report `address_not_allowed` rather than a DNS failure.
+/// the client's error chain to report `address_not_allowed` rather than a DNS failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressRefused {
     pub addr: SocketAddr,
@@ -50,20 +52,23 @@ impl std::fmt::Display for AddressRefused {
 
 impl std::error::Error for AddressRefused {}
 
-/// reqwest's resolver for one target: resolve, then keep only the addresses the target's
+/// The resolver of one target's client: resolve, then keep only the addresses the target's
 /// network rule allows.
+#[derive(Clone)]
 pub(super) struct FilteringResolver {
     pub inner: Arc<dyn HostResolver>,
     pub network: NetworkPolicy,
     pub own: OwnListeners,
-    /// The target's port: reqwest connects every resolved address on it, so the own-listener
-    /// check can run here, before dialling.
+    /// The target's port: every resolved address is connected on it, so the own-listener check
+    /// can run here, before dialling.
     pub port: u16,
 }
 
-impl reqwest::dns::Resolve for FilteringResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Filtering = Pin<Box<dyn Future<Output = Result<Vec<SocketAddr>, BoxError>> + Send>>;
+
+impl FilteringResolver {
+    fn filtered(&self, host: String) -> Filtering {
         let inner = Arc::clone(&self.inner);
         let network = self.network.clone();
         let own = self.own.clone();
@@ -84,13 +89,37 @@ impl reqwest::dns::Resolve for FilteringResolver {
                 })
                 .collect();
             match (allowed.is_empty(), refused) {
-                (true, Some(r)) => Err(Box::new(r) as Box<dyn std::error::Error + Send + Sync>),
+                (true, Some(r)) => Err(Box::new(r) as BoxError),
                 (true, None) => Err(Box::new(io::Error::new(
                     io::ErrorKind::NotFound,
                     format!("'{host}' has no address"),
                 )) as _),
-                (false, _) => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
+                (false, _) => Ok(allowed),
             }
         })
+    }
+}
+
+/// For upstream calls (hyper's connector).
+impl tower::Service<Name> for FilteringResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let filtering = self.filtered(name.as_str().to_owned());
+        Box::pin(async move { Ok(filtering.await?.into_iter()) })
+    }
+}
+
+/// For authorization servers (reqwest).
+impl reqwest::dns::Resolve for FilteringResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let filtering = self.filtered(name.as_str().to_owned());
+        Box::pin(async move { Ok(Box::new(filtering.await?.into_iter()) as reqwest::dns::Addrs) })
     }
 }

@@ -2,6 +2,7 @@
 //! timeouts, redirects decided hop by hop, and a bounded read of the response.
 
 use super::body::{BoundedResponse, filter_response_headers, read_body};
+use super::client::UpstreamClient;
 use super::error::{CallError, Phase};
 use super::failure::{FailureStage, NetworkFailure};
 use super::resolver::AddressRefused;
@@ -11,6 +12,9 @@ use crate::policy::secret::InjectedValue;
 use crate::policy::types::{Host, Method};
 use crate::policy::{Permit, Target};
 use crate::progress::{NoProgress, Progress, Stage};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -37,7 +41,7 @@ impl Callout {
         let target = permit.target();
         let runtime = self.runtime(target)?;
         let _admission = runtime.limiter.admit(target.limits.concurrency)?;
-        let client = runtime.client(target, self)?;
+        let client = runtime.client(target, self);
         let deadline = Instant::now() + permit.limits().timeout;
         tokio::select! {
             biased;
@@ -48,7 +52,7 @@ impl Callout {
 
     async fn follow(
         &self,
-        client: &reqwest::Client,
+        client: &UpstreamClient,
         permit: Permit<'_>,
         deadline: Instant,
         progress: &dyn Progress,
@@ -113,14 +117,14 @@ impl Callout {
 
     async fn send_once(
         &self,
-        client: &reqwest::Client,
+        client: &UpstreamClient,
         permit: &Permit<'_>,
         deadline: Instant,
         timeout: Duration,
-    ) -> Result<reqwest::Response, CallError> {
+    ) -> Result<http::Response<Incoming>, CallError> {
         let target = permit.target();
         if let Host::Ip(ip) = target.origin.host {
-            // reqwest dials IP literals without resolving: check them here, before any socket.
+            // IP literals are dialled without resolving: check them here, before any socket.
             let addr = SocketAddr::new(ip, target.origin.port);
             target
                 .network
@@ -130,8 +134,8 @@ impl Callout {
                     denial,
                 })?;
         }
-        let request = build_request(client, target, permit)?;
-        let response = tokio::time::timeout_at(deadline, client.execute(request))
+        let request = build_request(target, permit)?;
+        let response = tokio::time::timeout_at(deadline, client.request(request))
             .await
             .map_err(|_| CallError::Timeout {
                 phase: Phase::FirstByte,
@@ -141,17 +145,30 @@ impl Callout {
     }
 }
 
+/// The request as it leaves: the permit's method, URL, headers and body, `Accept-Encoding:
+/// identity` (a body is bounded and redacted as sent, never decompressed), a `User-Agent`, an
+/// `Accept` of `*/*` unless the caller chose one, and the injected headers last, so they win.
+/// `Host` is set from the URL by the client.
 fn build_request(
-    client: &reqwest::Client,
     target: &Target,
     permit: &Permit<'_>,
-) -> Result<reqwest::Request, CallError> {
-    let mut builder = client.request(permit.method().to_http(), permit.url().as_str());
-    let mut headers =
-        http::HeaderMap::with_capacity(permit.headers().len() + target.injected.len() + 1);
+) -> Result<http::Request<Full<Bytes>>, CallError> {
+    let uri =
+        permit.url().as_str().parse::<http::Uri>().map_err(|e| {
+            CallError::Upstream(NetworkFailure::new(FailureStage::BuildRequest, &e))
+        })?;
+    let mut request = http::Request::new(Full::new(permit.body().clone()));
+    *request.method_mut() = permit.method().to_http();
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.reserve(permit.headers().len() + target.injected.len() + 3);
+    headers.insert(http::header::USER_AGENT, USER_AGENT);
     for (name, value) in permit.headers() {
         headers.insert(name.clone(), value.clone());
     }
+    headers
+        .entry(http::header::ACCEPT)
+        .or_insert(http::HeaderValue::from_static("*/*"));
     headers.insert(
         http::header::ACCEPT_ENCODING,
         http::HeaderValue::from_static("identity"),
@@ -164,14 +181,11 @@ fn build_request(
             InjectedValue::Unresolved => return Err(CallError::SecretUnresolved),
         }
     }
-    builder = builder.headers(headers);
-    if !permit.body().is_empty() {
-        builder = builder.body(permit.body().clone());
-    }
-    builder
-        .build()
-        .map_err(|e| CallError::Upstream(NetworkFailure::new(FailureStage::BuildRequest, &e)))
+    Ok(request)
 }
+
+const USER_AGENT: http::HeaderValue =
+    http::HeaderValue::from_static(concat!("harpoon/", env!("CARGO_PKG_VERSION")));
 
 fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
@@ -187,7 +201,7 @@ fn redirect_method(status: u16, method: Method) -> (Method, bool) {
     }
 }
 
-fn classify(e: &reqwest::Error, connect_timeout: Duration) -> CallError {
+fn classify(e: &hyper_util::client::legacy::Error, connect_timeout: Duration) -> CallError {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(refused) = err.downcast_ref::<AddressRefused>() {
@@ -198,7 +212,7 @@ fn classify(e: &reqwest::Error, connect_timeout: Duration) -> CallError {
         }
         cur = err.source();
     }
-    if e.is_connect() && e.is_timeout() {
+    if e.is_connect() && is_timeout(e) {
         return CallError::Timeout {
             phase: Phase::Connect,
             after: connect_timeout,
@@ -210,17 +224,26 @@ fn classify(e: &reqwest::Error, connect_timeout: Duration) -> CallError {
     CallError::Upstream(NetworkFailure::new(FailureStage::Exchange, e))
 }
 
+/// A connect timeout: the connector's own (`set_connect_timeout`) ends with an I/O error of kind
+/// `TimedOut`, as does the system's.
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 impl TargetRuntime {
-    fn client<'a>(
-        &'a self,
-        target: &Target,
-        callout: &Callout,
-    ) -> Result<&'a reqwest::Client, CallError> {
-        self.client
-            .get_or_init(|| {
-                super::client::build(target, Some(&callout.tls), &callout.resolver, &callout.own)
-            })
-            .as_ref()
-            .map_err(|e| CallError::Unreachable(e.clone()))
+    fn client<'a>(&'a self, target: &Target, callout: &Callout) -> &'a UpstreamClient {
+        self.client.get_or_init(|| {
+            super::client::build(target, &callout.tls, &callout.resolver, &callout.own)
+        })
     }
 }

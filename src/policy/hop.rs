@@ -168,3 +168,45 @@ fn form_pairs(query: &str) -> Vec<(String, String)> {
         .into_owned()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::redact::Redactor;
+    use std::error::Error;
+
+    /// A refused hop keeps its cause: whoever walks the error chain (an embedder, a log) finds
+    /// what refused it.
+    #[test]
+    fn a_refused_hop_keeps_its_cause() {
+        let location = || Redactor::new(Vec::<Box<[u8]>>::new()).text("/elsewhere");
+        let denied = || DenyReason::MethodNotAllowed {
+            method: "POST".into(),
+            allowed: vec![Method::Get],
+        };
+        let cases = [
+            (
+                HopError::Url {
+                    why: UrlError::HopLeavesOrigin,
+                    location: location(),
+                },
+                Some(UrlError::HopLeavesOrigin.to_string()),
+            ),
+            (
+                HopError::Path(PathError::DotSegment),
+                Some(PathError::DotSegment.to_string()),
+            ),
+            (HopError::Denied(denied()), Some(denied().to_string())),
+            (HopError::LocationNotText, None),
+            (
+                HopError::NotAUrl {
+                    location: location(),
+                },
+                None,
+            ),
+        ];
+        for (error, cause) in cases {
+            assert_eq!(error.source().map(|c| c.to_string()), cause, "{error}");
+        }
+    }
+}
