@@ -148,9 +148,22 @@ impl Engine {
         cancel: &CancellationToken,
         progress: &dyn Progress,
     ) -> Outcome {
-        let started = Instant::now();
-        let mut subject = Subject::default();
-        let run = self.run(caller, name, arguments, cancel, progress, &mut subject);
+        let mut record = Unaudited {
+            engine: self,
+            tool: name,
+            caller,
+            subject: Subject::default(),
+            started: Instant::now(),
+            audited: false,
+        };
+        let run = self.run(
+            caller,
+            name,
+            arguments,
+            cancel,
+            progress,
+            &mut record.subject,
+        );
         let outcome = match without_unwinding(run).await {
             Some(outcome) => outcome,
             None => {
@@ -158,7 +171,7 @@ impl Engine {
                 Outcome::Failed(CallError::Internal)
             }
         };
-        self.audit(name, caller, &subject, &outcome, started);
+        record.audit(&outcome);
         outcome
     }
 
@@ -260,6 +273,42 @@ impl Engine {
         telemetry::audit(&record);
         self.metrics.record(&record);
         self.metrics.recent().push(&record);
+    }
+}
+
+/// A call's audit record until the call ends. A call's future may be dropped before it ends
+/// (its HTTP client went away, a transport shut down): the record is then written as
+/// `cancelled` when the future is dropped, so every call that started is audited once, however
+/// it ends, and the caller need not keep a task alive just for that.
+struct Unaudited<'p> {
+    engine: &'p Engine,
+    tool: &'p str,
+    caller: &'p Caller,
+    subject: Subject<'p>,
+    started: Instant,
+    audited: bool,
+}
+
+impl Unaudited<'_> {
+    fn audit(mut self, outcome: &Outcome) {
+        self.engine
+            .audit(self.tool, self.caller, &self.subject, outcome, self.started);
+        self.audited = true;
+    }
+}
+
+impl Drop for Unaudited<'_> {
+    fn drop(&mut self) {
+        if !self.audited {
+            let cancelled = Outcome::Failed(CallError::Cancelled);
+            self.engine.audit(
+                self.tool,
+                self.caller,
+                &self.subject,
+                &cancelled,
+                self.started,
+            );
+        }
     }
 }
 

@@ -121,18 +121,12 @@ impl McpEndpoint {
         };
         drop(bytes);
         let caller = parts.extensions.get::<Caller>().cloned();
-        // The call runs on a task of its own, like rmcp's handlers: if the client goes away,
-        // the guard cancels it and it still ends through the engine (audited as cancelled),
-        // instead of being dropped mid-request.
+        // The call runs in this request's own task: if the client goes away, hyper drops it,
+        // which aborts the upstream request, and the engine audits the call as cancelled when
+        // it is dropped. (A task of its own for the call cost a wake-up of the other worker
+        // thread on every call: issue 14.)
         let cancel = direct.shutdown.child_token();
-        let guard = cancel.clone().drop_guard();
-        let handler = direct.handler.clone();
-        let task = tokio::spawn(async move { call.answer(&handler, caller, &cancel).await });
-        let reply = task.await;
-        guard.disarm();
-        let Ok(reply) = reply else {
-            return (StatusCode::INTERNAL_SERVER_ERROR, "the call failed\n").into_response();
-        };
+        let reply = call.answer(&direct.handler, caller, &cancel).await;
         let body = match reply {
             DirectReply::Streamed(s) => Body::from_stream(s),
             DirectReply::Message(m) => match serde_json::to_vec(&m) {
