@@ -9,7 +9,7 @@ use super::model::Route;
 use super::param::ParamError;
 use super::path::{NormalizedPath, PathError, normalize};
 use super::redact::Redacted;
-use super::target_url::{self, UrlError, push_query_pair};
+use super::target_url::{self, UrlError};
 use super::types::Method;
 use percent_encoding::percent_decode_str;
 
@@ -79,6 +79,7 @@ pub fn decide_hop<'p>(
     for pairs in [query_pairs_literal(raw_query), form_pairs(raw_query)] {
         match permit.route() {
             Some(route) => grant_route_hop(route, method, &path, &pairs),
+            // The query `grant_paths` encodes is not sent: the hop's own is (below).
             None => grant_paths(
                 target,
                 method,
@@ -86,7 +87,8 @@ pub fn decide_hop<'p>(
                 path.as_str(),
                 &path,
                 &pairs,
-            ),
+            )
+            .map(drop),
         }
         .map_err(HopError::Denied)?;
     }
@@ -100,14 +102,13 @@ pub fn decide_hop<'p>(
 
 /// Whether a route grants a redirect hop: its method, a path its template renders (each
 /// parameter passing its declaration), and only declared query parameters, each passing its
-/// declaration, the required ones present: what `decide_route` would let through. Gives the
-/// encoded query.
+/// declaration, the required ones present: what `decide_route` would let through.
 fn grant_route_hop(
     route: &Route,
     method: Method,
     path: &NormalizedPath,
     pairs: &[(String, String)],
-) -> Result<String, DenyReason> {
+) -> Result<(), DenyReason> {
     if route.method != method {
         return Err(DenyReason::MethodNotAllowed {
             method: method.as_str().to_owned(),
@@ -122,7 +123,6 @@ fn grant_route_hop(
             },
         });
     }
-    let mut query = String::new();
     for (name, value) in pairs {
         let Some(spec) = route.query.get(name) else {
             return Err(DenyReason::QueryNotAllowed {
@@ -134,7 +134,6 @@ fn grant_route_hop(
             name: name.clone(),
             why,
         })?;
-        push_query_pair(&mut query, name, value);
     }
     if let Some((name, _)) = route
         .query
@@ -146,7 +145,7 @@ fn grant_route_hop(
             why: ParamError::Required,
         });
     }
-    Ok(query)
+    Ok(())
 }
 
 /// A query's pairs, percent-decoded, with `+` kept as a plus.
