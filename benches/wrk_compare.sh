@@ -1,8 +1,9 @@
 #!/bin/bash
 # Compares harpoon builds side by side with the issue 14 method: wrk against nginx serving a
 # 23-byte JSON file (direct), nginx as a reverse proxy with upstream keep-alive in front of it,
-# and each harpoon binary's `tools/call` (stateless 2026-07-28 POST) of a route to that file;
-# then each binary's memory for 100 concurrent calls cut at a 1 MiB cap.
+# and each harpoon binary's `tools/call` (stateless 2026-07-28 POST) of a route to that file,
+# with the CPU time harpoon spent per call; then each binary's memory for 100 concurrent calls
+# cut at a 1 MiB cap.
 #
 #   benches/wrk_compare.sh SECONDS BINARY...
 #   e.g. benches/wrk_compare.sh 5 /tmp/harpoon-before target/release/harpoon
@@ -68,7 +69,11 @@ wait_for() { for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sle
 wait_for "http://127.0.0.1:$up/api/items/1"
 wait_for "http://127.0.0.1:$proxy/api/items/1"
 # wrk's requests/s and p50 of one run.
-measure() { wrk "$@" --latency | awk '/Requests\/sec/{r=$2} /^ +50%/{p=$2} /Non-2xx/{e=$0} END{printf "%s calls/s, p50 %s%s", r, p, (e ? " (" e ")" : "")}'; }
+summary() { awk '/Requests\/sec/{r=$2} /^ +50%/{p=$2} /Non-2xx/{e=$0} END{printf "%s calls/s, p50 %s%s", r, p, (e ? " (" e ")" : "")}'; }
+measure() { wrk "$@" --latency | summary; }
+# CPU time (user + system, in clock ticks) a process has used: its CPU per call is the
+# difference over a run divided by the calls of the run.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Starts `$1 serve` on a free port: sets $hp (its port) and $h (its pid).
 start_serve() {
   hp=$(port)
@@ -77,16 +82,20 @@ start_serve() {
   pids+=($h)
   wait_for "http://127.0.0.1:$hp/readyz"
 }
-echo "| run | concurrency | direct | nginx reverse proxy | harpoon |"
-echo "|---|---|---|---|---|"
+echo "| run | concurrency | direct | nginx reverse proxy | harpoon | harpoon CPU per call |"
+echo "|---|---|---|---|---|---|"
 for bin in "$@"; do
   start_serve "$bin"
   for c in 1 64; do
     t=$([ $c = 1 ] && echo 1 || echo 2)
     d=$(measure -t$t -c$c -d${seconds}s "http://127.0.0.1:$up/api/items/1")
     n=$(measure -t$t -c$c -d${seconds}s "http://127.0.0.1:$proxy/api/items/1")
-    m=$(measure -t$t -c$c -d${seconds}s -s "$dir/post.lua" "http://127.0.0.1:$hp/mcp")
-    echo "| $bin | $c | $d | $n | $m |"
+    cpu0=$(cpu_ticks "$h")
+    out=$(wrk -t$t -c$c -d${seconds}s -s "$dir/post.lua" --latency "http://127.0.0.1:$hp/mcp")
+    cpu1=$(cpu_ticks "$h")
+    m=$(summary <<<"$out")
+    calls=$(awk '/requests in/{print $1}' <<<"$out")
+    echo "| $bin | $c | $d | $n | $m | $(python3 -c "print(round(($cpu1 - $cpu0) * 1e6 / $(getconf CLK_TCK) / $calls))") µs |"
   done
   kill $h; wait $h 2>/dev/null || true
 done
