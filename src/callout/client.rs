@@ -77,8 +77,9 @@ pub fn tls_config_without_roots() -> Result<rustls::ClientConfig, TlsError> {
 
 /// Most bytes hyper buffers from one upstream connection ahead of the body reader. Its default
 /// grows to about 400 KiB on a fast upstream, which a call holds on top of the body it keeps
-/// (at most the response cap): 100 calls cut at a 1 MiB cap held 1.4 MiB each. Reads of 64 KiB
-/// cost no measurable throughput on loopback (docs/performance.md, issue 14).
+/// (at most the response cap): 100 calls cut at a 1 MiB cap held 1.0 to 1.7 MiB each. With this
+/// bound (and hyper's client in place of reqwest) throughput was no lower than before; the bound
+/// alone was not measured apart (docs/performance.md, issue 14).
 pub const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// The client a target's calls go through.
