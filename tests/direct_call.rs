@@ -205,6 +205,128 @@ async fn take_accepts_only_complete_2026_07_28_calls_without_progress() {
     }
 }
 
+/// Request bodies near the plain shape `DirectCall::read` accepts: each part of the message
+/// written several ways (escapes, repeated members, wrong types, missing and extra members),
+/// every combination of the parts of `params`, and every combination of the envelope's.
+fn near_misses() -> Vec<String> {
+    let ids = [
+        "1",
+        "\"a\"",
+        "-5",
+        "9223372036854775807",
+        "1.5",
+        "null",
+        "true",
+        "1e2",
+    ];
+    let versions = [r#""jsonrpc":"2.0","#, r#""jsonrpc":"1.0","#, ""];
+    let methods = [r#""tools/call""#, r#""tools\/call""#, r#""tools/list""#];
+    let envelope_extras = ["", r#","x":1"#, r#","id":2"#];
+    let names = [
+        r#""api_get_item""#,
+        r#""api\u005fget_item""#,
+        r#""no_such_tool""#,
+        r#""list_targets""#,
+        r#""call_target""#,
+    ];
+    let arguments = [
+        "",
+        r#","arguments":{"id":"a1"}"#,
+        r#","arguments":null"#,
+        r#","arguments":[]"#,
+        r#","arguments":{"id":"a1","id":"b2"}"#,
+        r#","arguments":"x""#,
+    ];
+    let modern = r#""io.modelcontextprotocol/protocolVersion":"2026-07-28""#;
+    let caps = r#""io.modelcontextprotocol/clientCapabilities":{}"#;
+    let metas = [
+        format!(r#","_meta":{{{modern},{caps}}}"#),
+        format!(r#","_meta":{{{modern}}}"#),
+        format!(r#","_meta":{{"io.modelcontextprotocol/protocolVersion":"2025-11-25",{caps}}}"#),
+        format!(r#","_meta":{{{modern},{caps},"progressToken":3}}"#),
+        format!(
+            r#","_meta":{{{modern},{caps},"io.modelcontextprotocol/clientInfo":{{"name":"c","version":"1"}}}}"#
+        ),
+        format!(r#","_meta":{{{modern},"io.modelcontextprotocol/clientCapabilities":7}}"#),
+        String::new(),
+        r#","_meta":null"#.to_string(),
+    ];
+    let param_extras = [
+        "",
+        r#","requestState":"s""#,
+        r#","task":{}"#,
+        r#","inputResponses":{}"#,
+        r#","name":"list_targets""#,
+    ];
+    let body = |id: &str, version: &str, method: &str, extra: &str, params: &str| {
+        format!(r#"{{{version}"id":{id},"method":{method},"params":{{{params}}}{extra}}}"#)
+    };
+    let mut bodies = Vec::new();
+    for name in names {
+        for args in arguments {
+            for meta in &metas {
+                for extra in param_extras {
+                    let params = format!(r#""name":{name}{args}{meta}{extra}"#);
+                    bodies.push(body("1", versions[0], methods[0], "", &params));
+                }
+            }
+        }
+    }
+    let plain = format!(
+        r#""name":"api_get_item","arguments":{{"id":"a1"}}{}"#,
+        metas[0]
+    );
+    for id in ids {
+        for version in versions {
+            for method in methods {
+                for extra in envelope_extras {
+                    bodies.push(body(id, version, method, extra, &plain));
+                }
+            }
+        }
+    }
+    let spaced = serde_json::to_string_pretty(
+        &serde_json::from_str::<Value>(&body("1", versions[0], methods[0], "", &plain))
+            .expect("the plain body is JSON"),
+    )
+    .expect("serializes");
+    bodies.push(spaced);
+    bodies
+}
+
+#[tokio::test]
+async fn read_accepts_only_calls_take_accepts_and_reads_them_alike() {
+    let up = upstream().await;
+    let srv = start(&up, true).await;
+    let handler = srv.service.handler();
+    let bodies = near_misses();
+    let (mut read, mut only_take) = (0, 0);
+    for body in &bodies {
+        let fast = DirectCall::read(body.as_bytes(), &handler);
+        let slow = serde_json::from_str::<ClientJsonRpcMessage>(body)
+            .ok()
+            .and_then(|m| DirectCall::take(m, &handler).ok());
+        match (fast, slow) {
+            (Some(fast), Some(slow)) => {
+                assert_eq!(fast, slow, "{body}");
+                read += 1;
+            }
+            (Some(fast), None) => panic!("read accepted what take refuses: {body} as {fast:?}"),
+            (None, Some(_)) => only_take += 1,
+            (None, None) => {}
+        }
+    }
+    // Not vacuous: the plain shape in each way of writing it that serde reads without a copy
+    // (every id, tool, arguments and clientInfo variant `take` accepts), and some calls only the
+    // long way finds (an escaped method name).
+    assert!(read >= 30, "read accepted {read} of {}", bodies.len());
+    assert!(only_take >= 1, "no body needed the long way");
+    assert!(
+        read + only_take < bodies.len(),
+        "most near misses are refused both ways"
+    );
+}
+
 #[tokio::test]
 async fn a_client_that_goes_away_cancels_the_direct_call_upstream() {
     let up = upstream().await;

@@ -38,6 +38,9 @@ pub async fn handle_relaying_as(
     relay: Option<tokio::sync::mpsc::UnboundedSender<String>>,
     caller: Option<Caller>,
 ) -> Option<String> {
+    if let Some(call) = DirectCall::read(raw.as_bytes(), &handler) {
+        return Some(call.answer(&handler, caller, &cancel).await.into_string());
+    }
     let message: ClientJsonRpcMessage = match serde_json::from_str(raw) {
         Ok(m) => m,
         Err(e) => {

@@ -11,7 +11,7 @@
 //!   `Content-Type: application/json`, a `Content-Length` within the body cap;
 //! - exactly one `MCP-Protocol-Version: 2026-07-28`, `Mcp-Method: tools/call` and `Mcp-Name`
 //!   spelling the body's tool, and no `Mcp-Param-*` header;
-//! - a body `DirectCall::take` accepts.
+//! - a body `DirectCall::read` accepts, or else `DirectCall::take` once rmcp's type has read it.
 //!
 //! Anything else goes on to rmcp with its body as read, and rmcp accepts or refuses it exactly
 //! as before; so this endpoint can only answer a request rmcp would have answered, never one it
@@ -103,16 +103,12 @@ impl McpEndpoint {
             // The declared length was within the cap, so the client broke off mid-body.
             return (StatusCode::BAD_REQUEST, "the request body was cut short\n").into_response();
         };
-        let call = match serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) {
-            Ok(m) => DirectCall::take(m, &direct.handler),
-            Err(_) => {
-                return self
-                    .rmcp(Request::from_parts(parts, Body::from(bytes)))
-                    .await;
-            }
-        };
+        let call = DirectCall::read(&bytes, &direct.handler).or_else(|| {
+            let message = serde_json::from_slice::<ClientJsonRpcMessage>(&bytes).ok()?;
+            DirectCall::take(message, &direct.handler).ok()
+        });
         let call = match call {
-            Ok(call) if named_in_header(&parts.headers, call.tool()) => call,
+            Some(call) if named_in_header(&parts.headers, call.tool()) => call,
             _ => {
                 return self
                     .rmcp(Request::from_parts(parts, Body::from(bytes)))
