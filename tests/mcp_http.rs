@@ -241,7 +241,7 @@ async fn host_origin_and_body_size_are_guarded() {
 }
 
 #[tokio::test]
-async fn a_token_guards_mcp_but_not_health() {
+async fn a_token_guards_mcp_and_nothing_else() {
     let up = upstream().await;
     let options = HttpOptions {
         token: Some("t0ken".into()),
@@ -257,6 +257,11 @@ async fn a_token_guards_mcp_but_not_health() {
     c.headers = vec![("authorization".into(), "Bearer t0ken".into())];
     assert_eq!(c.modern("tools/list", json!({})).await.1.status, 200);
     assert_eq!(get(&srv.url("/healthz")).await.0, 200);
+    // Only `/mcp` asks for it: an unknown path answers 404, as it does without a token and
+    // with OAuth tokens, not a challenge.
+    assert_eq!(get(&srv.url("/mcp")).await.0, 401);
+    assert_eq!(get(&srv.url("/mcp/x")).await.0, 401);
+    assert_eq!(get(&srv.url("/nope")).await.0, 404);
 }
 
 #[tokio::test]

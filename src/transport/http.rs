@@ -4,16 +4,14 @@
 //! `--allow-remote`, or an OAuth access token when the allowlists have an `authorization`
 //! section (`transport::oauth`, which also serves the protected resource metadata).
 
-use super::bearer;
 use super::mcp_endpoint::{DirectPost, McpEndpoint};
+use super::mcp_gate::GatedMcp;
 use super::oauth;
-use super::sessions::{SessionGate, SessionLimits, limit_sessions};
+use super::sessions::{SessionGate, SessionLimits};
 use crate::service::HarpoonService;
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
@@ -133,15 +131,9 @@ pub fn router(
     let direct = options
         .direct_calls
         .then(|| DirectPost::new(service.handler(), &options.allowed_hosts, shutdown));
-    let mcp = Router::new().nest_service("/mcp", McpEndpoint::new(rmcp, direct));
-    let mcp = mcp
-        .layer(middleware::from_fn_with_state(gate, limit_sessions))
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
-        // Only `/mcp` itself: an unknown path stays a 404, not a challenge.
-        .route_layer(middleware::from_fn_with_state(
-            service.clone(),
-            oauth::authorize,
-        ));
+    let endpoint = McpEndpoint::new(rmcp, direct);
+    let gated = GatedMcp::new(service.clone(), state.token.clone(), gate, endpoint);
+    let mcp = Router::new().nest_service("/mcp", gated);
     let mut discovery = Router::new();
     for path in oauth::metadata_paths(service) {
         discovery = discovery.route(&path, get(oauth::metadata));
@@ -204,14 +196,4 @@ async fn metrics(State(s): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     r
-}
-
-async fn require_token(State(s): State<AppState>, request: Request<Body>, next: Next) -> Response {
-    let Some(token) = &s.token else {
-        return next.run(request).await;
-    };
-    if bearer::matches(request.headers(), token) {
-        return next.run(request).await;
-    }
-    bearer::unauthorized("a bearer token is required\n")
 }

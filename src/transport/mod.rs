@@ -8,6 +8,7 @@ pub mod http;
 pub mod listen;
 pub mod loopback;
 pub mod mcp_endpoint;
+pub mod mcp_gate;
 pub mod oauth;
 pub mod poll_protocol;
 pub mod sessions;

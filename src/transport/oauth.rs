@@ -17,7 +17,6 @@ use crate::service::HarpoonService;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -53,44 +52,42 @@ pub async fn metadata(State(service): State<HarpoonService>) -> Response {
     }
 }
 
-/// The layer in front of `/mcp`. Without an authorizer it lets every request by (today's
-/// behaviour, or the static token of `serve --allow-remote`).
+/// The first check in front of `/mcp` (`transport::mcp_gate`): the request to pass on, with
+/// its `Caller` and without its `Authorization` header, or the refusal to send. Without an
+/// authorizer every request passes untouched (today's behaviour, or the static token of
+/// `serve --allow-remote`).
 pub async fn authorize(
-    State(service): State<HarpoonService>,
+    service: &HarpoonService,
     mut request: Request<Body>,
-    next: Next,
-) -> Response {
+) -> Result<Request<Body>, Response> {
     // One generation for the whole check, so a reload in between cannot pair one policy's
     // keys with another's scopes (the engine checks scopes again on the generation it runs).
     let generation = service.handler().current();
     let Some(authorizer) = generation.authorizer() else {
-        return next.run(request).await;
+        return Ok(request);
     };
-    let caller = match authorizer
+    let caller = authorizer
         .authorize(bearer::presented(request.headers()))
         .await
-    {
-        Ok(c) => c,
-        Err(e) => return unauthorized(authorizer, &e),
-    };
+        .map_err(|e| unauthorized(authorizer, &e))?;
     request.headers_mut().remove(header::AUTHORIZATION);
     if request.method() == Method::POST {
         let (parts, body) = request.into_parts();
         let Ok(bytes) = to_bytes(body, bearer::MAX_MCP_BODY_BYTES).await else {
-            return (
+            return Err((
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "the MCP request is too large\n",
             )
-                .into_response();
+                .into_response());
         };
         if let Some(denied) = scope_check(generation.engine().policy(), authorizer, &caller, &bytes)
         {
-            return denied;
+            return Err(denied);
         }
         request = Request::from_parts(parts, Body::from(bytes));
     }
     request.extensions_mut().insert(caller);
-    next.run(request).await
+    Ok(request)
 }
 
 fn unauthorized(authorizer: &Authorizer, error: &TokenError) -> Response {

@@ -5,9 +5,8 @@
 
 use super::bearer::MAX_MCP_BODY_BYTES;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
 use serde_json::{Value, json};
@@ -41,7 +40,7 @@ impl Default for SessionLimits {
     }
 }
 
-/// The session manager and its cap, for the middleware in front of `/mcp`.
+/// The session manager and its cap, for the checks in front of `/mcp`.
 #[derive(Clone)]
 pub struct SessionGate {
     pub manager: Arc<LocalSessionManager>,
@@ -64,38 +63,34 @@ impl SessionGate {
     pub async fn open(&self) -> usize {
         self.manager.sessions.read().await.len()
     }
-}
 
-/// Refuses an `initialize` that would open a session past the cap. Below the cap it costs one
-/// read of the session count; only at the cap is a sessionless POST's body read to see whether
-/// it is an `initialize`. Simultaneous `initialize`s at the cap can overshoot it by the number
-/// in flight, which the connection cap bounds.
-pub async fn limit_sessions(
-    State(gate): State<SessionGate>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.method() != Method::POST || request.headers().contains_key("mcp-session-id") {
-        return next.run(request).await;
+    /// The request to pass on, or the refusal of an `initialize` that would open a session
+    /// past the cap. Below the cap it costs one read of the session count; only at the cap is
+    /// a sessionless POST's body read to see whether it is an `initialize`. Simultaneous
+    /// `initialize`s at the cap can overshoot it by the number in flight, which the connection
+    /// cap bounds.
+    pub async fn admit(&self, request: Request) -> Result<Request, Response> {
+        if request.method() != Method::POST || request.headers().contains_key("mcp-session-id") {
+            return Ok(request);
+        }
+        let open = self.open().await;
+        if open < self.max_sessions {
+            return Ok(request);
+        }
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_MCP_BODY_BYTES).await else {
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large\n",
+            )
+                .into_response());
+        };
+        let message: Option<Value> = serde_json::from_slice(&bytes).ok();
+        if let Some(m) = message.as_ref().filter(|m| m["method"] == "initialize") {
+            return Err(refused(&m["id"], open, self.max_sessions));
+        }
+        Ok(Request::from_parts(parts, Body::from(bytes)))
     }
-    let open = gate.open().await;
-    if open < gate.max_sessions {
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_MCP_BODY_BYTES).await else {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the request body is too large\n",
-        )
-            .into_response();
-    };
-    let message: Option<Value> = serde_json::from_slice(&bytes).ok();
-    if let Some(m) = message.as_ref().filter(|m| m["method"] == "initialize") {
-        return refused(&m["id"], open, gate.max_sessions);
-    }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
 }
 
 fn refused(id: &Value, open: usize, max: usize) -> Response {
