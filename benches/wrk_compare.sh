@@ -1,12 +1,16 @@
 #!/bin/bash
 # Compares harpoon builds side by side with the issue 14 method: wrk against nginx serving a
 # 23-byte JSON file (direct), nginx as a reverse proxy with upstream keep-alive in front of it,
-# and each harpoon binary's `tools/call` (stateless 2026-07-28 POST) of a route to that file,
-# with the CPU time harpoon spent per call; then each binary's memory for 100 concurrent calls
-# cut at a 1 MiB cap.
+# the floor of harpoon's own stack (examples/bare_proxy.rs: tokio, hyper and hyper-util's pooled
+# client answering each POST with the file, nothing else) and each harpoon binary's `tools/call`
+# (stateless 2026-07-28 POST) of a route to that file, with the CPU time the floor and harpoon
+# spent per call; then each binary's memory for 100 concurrent calls cut at a 1 MiB cap.
 #
 #   benches/wrk_compare.sh SECONDS BINARY...
 #   e.g. benches/wrk_compare.sh 5 /tmp/harpoon-before target/release/harpoon
+#
+# The floor is target/release/examples/bare_proxy (cargo build --release --example bare_proxy),
+# or the binary BARE_PROXY names; without it that column says so.
 #
 # Needs wrk, nginx and curl (Debian: apt-get install wrk nginx-light curl). Everything listens
 # on 127.0.0.1 (free ports), runs from a temporary directory and is stopped at the end.
@@ -82,7 +86,26 @@ start_serve() {
   pids+=($h)
   wait_for "http://127.0.0.1:$hp/readyz"
 }
-echo "| run | concurrency | direct | nginx reverse proxy | harpoon | harpoon CPU per call |"
+# wrk's summary of a POST run against $2, with the CPU time process $1 spent per call.
+measure_cpu() {
+  local pid=$1 url=$2; shift 2
+  local cpu0 cpu1 out calls
+  cpu0=$(cpu_ticks "$pid")
+  out=$(wrk "$@" -s "$dir/post.lua" --latency "$url")
+  cpu1=$(cpu_ticks "$pid")
+  calls=$(awk '/requests in/{print $1}' <<<"$out")
+  echo "$(summary <<<"$out"), $(python3 -c "print(round(($cpu1 - $cpu0) * 1e6 / $(getconf CLK_TCK) / $calls))") µs CPU per call"
+}
+bare=${BARE_PROXY:-target/release/examples/bare_proxy}
+bp=
+if [ -x "$bare" ]; then
+  bp=$(port)
+  "$bare" "127.0.0.1:$bp" "http://127.0.0.1:$up/api/items/1" >"$dir/bare.log" 2>&1 &
+  bpid=$!
+  pids+=($bpid)
+  wait_for "http://127.0.0.1:$bp/"
+fi
+echo "| run | concurrency | direct | nginx reverse proxy | floor: bare hyper proxy | harpoon |"
 echo "|---|---|---|---|---|---|"
 for bin in "$@"; do
   start_serve "$bin"
@@ -90,12 +113,13 @@ for bin in "$@"; do
     t=$([ $c = 1 ] && echo 1 || echo 2)
     d=$(measure -t$t -c$c -d${seconds}s "http://127.0.0.1:$up/api/items/1")
     n=$(measure -t$t -c$c -d${seconds}s "http://127.0.0.1:$proxy/api/items/1")
-    cpu0=$(cpu_ticks "$h")
-    out=$(wrk -t$t -c$c -d${seconds}s -s "$dir/post.lua" --latency "http://127.0.0.1:$hp/mcp")
-    cpu1=$(cpu_ticks "$h")
-    m=$(summary <<<"$out")
-    calls=$(awk '/requests in/{print $1}' <<<"$out")
-    echo "| $bin | $c | $d | $n | $m | $(python3 -c "print(round(($cpu1 - $cpu0) * 1e6 / $(getconf CLK_TCK) / $calls))") µs |"
+    if [ -n "$bp" ]; then
+      b=$(measure_cpu "$bpid" "http://127.0.0.1:$bp/mcp" -t$t -c$c -d${seconds}s)
+    else
+      b="not built: cargo build --release --example bare_proxy"
+    fi
+    m=$(measure_cpu "$h" "http://127.0.0.1:$hp/mcp" -t$t -c$c -d${seconds}s)
+    echo "| $bin | $c | $d | $n | $b | $m |"
   done
   kill $h; wait $h 2>/dev/null || true
 done
