@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -64,10 +65,11 @@ pub struct Command {
     pub jsonrpc: Option<Value>,
 }
 
-/// A poll answer with commands (HTTP 200), as an edge writes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A poll answer with commands (HTTP 200), as an edge writes it: each command is the text it
+/// was written as when it was queued (a `Command`), so a batch is not written twice.
+#[derive(Debug, Serialize)]
 pub struct PollResponse {
-    pub commands: Vec<Command>,
+    pub commands: Vec<Box<RawValue>>,
 }
 
 /// A poll answer as a tunnel reads it: each command is judged on its own.
@@ -227,20 +229,29 @@ impl RespType {
 }
 
 /// One reply post's body (`additionalProperties: false` in the service's schema).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
     pub request_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The JSON-RPC message as the text it came as: checked to be JSON when read, but not
+    /// built into a `Value`, since both sides only pass it on (a tool result would otherwise be
+    /// parsed and written again on each side of every tunnelled call).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resp_json: Option<Value>,
+    pub resp_json: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resp_headers: Option<BTreeMap<String, Vec<String>>>,
     /// The HTTP-style status of the MCP exchange; the service answers the connector with it.
     pub resp_code: u16,
     #[serde(default)]
     pub resp_type: RespType,
+}
+
+/// `message` as a reply's `resp_json`.
+pub fn raw_json(message: &Value) -> Box<RawValue> {
+    // Writing a `Value` cannot fail (its keys are strings); `null` keeps this total anyway.
+    serde_json::value::to_raw_value(message).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// Parses `"30s"`, `"1500ms"`, `"2m"`, `"500us"` (tunnel-client's format); `None` if malformed.
@@ -391,8 +402,9 @@ mod tests {
             serde_json::to_value(&r).expect("json"),
             json!({"request_id": "r", "channel": "main", "resp_code": 202, "resp_type": "notify_ack"})
         );
+        assert!(serde_json::from_str::<Reply>(r#"{"request_id": "r", "resp_code": 200}"#).is_ok());
         assert!(
-            serde_json::from_value::<Reply>(json!({"request_id": "r", "resp_code": 200, "x": 1}))
+            serde_json::from_str::<Reply>(r#"{"request_id": "r", "resp_code": 200, "x": 1}"#)
                 .is_err()
         );
     }

@@ -3,10 +3,21 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
+    json_text_response(status, body.to_string())
+}
+
+/// A JSON answer whose body is `body`'s text as it came.
+pub(super) fn raw_json_response(status: StatusCode, body: Box<RawValue>) -> Response {
+    json_text_response(status, String::from(Box::<str>::from(body)))
+}
+
+/// A JSON answer whose body is `text`, already written.
+pub(super) fn json_text_response(status: StatusCode, text: String) -> Response {
+    let mut r = (status, text).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

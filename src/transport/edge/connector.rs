@@ -5,15 +5,16 @@
 //! `text/event-stream` gets the tunnel's `jsonrpc_notify` posts (progress) as SSE events first,
 //! then the final answer as the last event.
 
-use super::answers::{api_error, json_response, jsonrpc_error};
+use super::answers::{api_error, jsonrpc_error, raw_json_response};
 use super::queue::{Abandon, ENVELOPE_BYTES, NOTIFY_BUFFER, Pending, TunnelState};
 use super::{Edge, caller_headers, guard};
 use crate::transport::bearer::MAX_MCP_BODY_BYTES;
-use crate::transport::poll_protocol::{Command, CommandType, MAIN_CHANNEL, Reply};
+use crate::transport::poll_protocol::{Command, CommandType, MAIN_CHANNEL, Reply, raw_json};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -216,7 +217,12 @@ fn enqueue(
         headers: caller_headers::forwarded(headers),
         jsonrpc,
     };
-    let bytes = serde_json::to_vec(&command).map_or(usize::MAX, |b| b.len());
+    let Ok(wire) = serde_json::value::to_raw_value(&command) else {
+        // Writing a command cannot fail (its fields are strings, maps and a `Value`).
+        edge.counters.too_large.fetch_add(1, Ordering::Relaxed);
+        return Err(Refusal::TooLarge(usize::MAX, edge.options.max_poll_bytes));
+    };
+    let bytes = wire.get().len();
     if bytes + ENVELOPE_BYTES + 1 > edge.options.max_poll_bytes {
         edge.counters.too_large.fetch_add(1, Ordering::Relaxed);
         return Err(Refusal::TooLarge(bytes, edge.options.max_poll_bytes));
@@ -237,8 +243,8 @@ fn enqueue(
         q.calls.insert(
             request_id.clone(),
             Pending {
-                command,
-                bytes,
+                wire,
+                shard_token: command.shard_token,
                 reply: Some(tx),
                 notes: notes_tx,
                 leased_until: None,
@@ -299,8 +305,8 @@ fn final_answer(edge: &Edge, reply: Option<Reply>, rpc_id: &Value) -> Response {
         Ok(s) if !s.is_informational() => s,
         _ => StatusCode::BAD_GATEWAY,
     };
-    let mut r = match &reply.resp_json {
-        Some(body) => json_response(status, body),
+    let mut r = match reply.resp_json {
+        Some(body) => raw_json_response(status, body),
         None => status.into_response(),
     };
     caller_headers::relay(reply.resp_headers.as_ref(), r.headers_mut());
@@ -314,9 +320,19 @@ fn timeout_message(timeout: Duration) -> String {
     )
 }
 
-/// One SSE event carrying one JSON-RPC message.
-fn event(message: &Value) -> Bytes {
-    Bytes::from(format!("event: message\ndata: {message}\n\n"))
+/// One SSE event carrying one JSON-RPC message on one `data:` line. A message posted with line
+/// breaks between its tokens is written again without them: a line break would end the event
+/// early, and what follows it would be read as fields of the stream.
+fn event(message: &RawValue) -> Bytes {
+    let text = message.get();
+    let line = if text.contains(['\n', '\r']) {
+        serde_json::from_str::<Value>(text)
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    } else {
+        text.to_owned()
+    };
+    Bytes::from(format!("event: message\ndata: {line}\n\n"))
 }
 
 /// The answer as an event stream: the first notification's status and headers, its events in
@@ -369,7 +385,7 @@ fn stream(
                     edge.counters.timeouts.fetch_add(1, Ordering::Relaxed);
                     let error = json!({"jsonrpc": "2.0", "id": rpc_id, "error": {"code": -32000,
                         "message": timeout_message(edge.options.call_timeout)}});
-                    let _ = tx.send(event(&error)).await;
+                    let _ = tx.send(event(&raw_json(&error))).await;
                     return;
                 }
             }
@@ -419,4 +435,23 @@ fn rfc3339_now() -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_one_data_line_whatever_line_breaks_the_message_came_with() {
+        let posted = "{\r\n  \"jsonrpc\": \"2.0\",\n  \"method\": \"notifications/progress\",\n\
+                      \"params\": {\"message\": \"a\\nb\"}\n}";
+        let raw = RawValue::from_string(posted.to_owned()).expect("JSON");
+        let written = event(&raw);
+        assert_eq!(
+            std::str::from_utf8(&written).expect("text"),
+            "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"message\":\"a\\nb\"}}\n\n"
+        );
+        let compact = RawValue::from_string("{\"a\":1}".to_owned()).expect("JSON");
+        assert_eq!(&event(&compact)[..], b"event: message\ndata: {\"a\":1}\n\n");
+    }
 }

@@ -2,7 +2,8 @@
 //! answers go, and the edge's counters. Batches are filled up to the poll bound in bytes.
 
 use super::CONNECTED_WINDOW;
-use crate::transport::poll_protocol::{Command, Reply};
+use crate::transport::poll_protocol::Reply;
+use serde_json::value::RawValue;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,9 +15,11 @@ use tokio::sync::{Notify, mpsc, oneshot};
 pub const NOTIFY_BUFFER: usize = 16;
 
 pub(super) struct Pending {
-    pub(super) command: Command,
-    /// The command's size on the wire, counted against a poll answer's bound.
-    pub(super) bytes: usize,
+    /// The command as it goes on the wire, written once when it was queued; its length counts
+    /// against a poll answer's bound.
+    pub(super) wire: Box<RawValue>,
+    /// The command's shard token, which every reply post for it must carry.
+    pub(super) shard_token: String,
     /// Where the final answer goes (taken when it arrives).
     pub(super) reply: Option<oneshot::Sender<Reply>>,
     /// Where `jsonrpc_notify` posts go, when the caller takes an event stream.
@@ -79,7 +82,7 @@ impl TunnelState {
         max_bytes: usize,
         safe_lease: Duration,
         call_timeout: Duration,
-    ) -> Vec<Command> {
+    ) -> Vec<Box<RawValue>> {
         let mut q = self.lock();
         let mut out = Vec::new();
         let mut used = ENVELOPE_BYTES;
@@ -92,13 +95,14 @@ impl TunnelState {
                 q.waiting.pop_front();
                 continue;
             };
-            if !out.is_empty() && used + p.bytes + 1 > max_bytes {
+            let bytes = p.wire.get().len();
+            if !out.is_empty() && used + bytes + 1 > max_bytes {
                 break;
             }
-            used += p.bytes + 1;
+            used += bytes + 1;
             p.deliveries += 1;
             p.leased_until = Some(now + if p.safe { safe_lease } else { call_timeout });
-            out.push(p.command.clone());
+            out.push(p.wire.clone());
             q.waiting.pop_front();
         }
         out

@@ -2,13 +2,14 @@
 //! progress as `jsonrpc_notify` before a final answer, and the posts themselves, retried only
 //! where a retry cannot deliver anything twice.
 
-use super::{BACKOFF_MIN, Backoff, Shared, TunnelOptions, retry_after};
+use super::{BACKOFF_MIN, Backoff, Shared, retry_after};
 use crate::auth::metadata::resource_metadata;
 use crate::transport::oauth::{authorize_header, scope_refusal};
 use crate::transport::poll_protocol::{
     CommandType, MAIN_CHANNEL, MAX_REPLY_BODY_BYTES, PolledCommand, Reply, RespType,
-    SHARD_TOKEN_HEADER,
+    SHARD_TOKEN_HEADER, raw_json,
 };
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -36,17 +37,17 @@ fn unsupported_channel(command: &PolledCommand) -> Reply {
                 .and_then(|j| j.get("id"))
                 .cloned()
                 .unwrap_or(Value::Null);
-            reply.resp_json = Some(json!({"jsonrpc": "2.0", "id": id, "error": {
-                "code": -32603, "message": format!("Bad Request: unsupported channel \"{channel}\"")}}));
+            reply.resp_json = Some(raw_json(&json!({"jsonrpc": "2.0", "id": id, "error": {
+                "code": -32603, "message": format!("Bad Request: unsupported channel \"{channel}\"")}})));
             reply.resp_headers = Some(json_content_type());
         }
         CommandType::SessionTermination => reply.resp_type = RespType::SessionTerminationResponse,
         CommandType::OauthDiscovery => {
             reply.resp_type = RespType::OauthDiscoveryResponse;
-            reply.resp_json = Some(
-                json!({"error": {"message": format!("unsupported channel \"{channel}\""),
+            reply.resp_json = Some(raw_json(
+                &json!({"error": {"message": format!("unsupported channel \"{channel}\""),
                 "type": "invalid_request_error", "code": "unsupported_channel"}}),
-            );
+            ));
         }
     }
     reply
@@ -95,7 +96,7 @@ pub(super) async fn run_command(
         {
             let reply = Reply {
                 resp_type: RespType::OauthDiscoveryResponse,
-                resp_json: Some(doc),
+                resp_json: Some(raw_json(&doc)),
                 resp_headers: Some(json_content_type()),
                 ..base
             };
@@ -107,10 +108,10 @@ pub(super) async fn run_command(
             let reply = Reply {
                 resp_code: 404,
                 resp_type: RespType::OauthDiscoveryResponse,
-                resp_json: Some(
-                    json!({"error": {"message": "this MCP server publishes no protected resource metadata",
+                resp_json: Some(raw_json(
+                    &json!({"error": {"message": "this MCP server publishes no protected resource metadata",
                     "type": "invalid_request_error", "code": "oauth_discovery_unavailable"}}),
-                ),
+                )),
                 resp_headers: Some(json_content_type()),
                 ..base
             };
@@ -159,7 +160,7 @@ pub(super) async fn run_command(
                         headers.insert("WWW-Authenticate".to_owned(), vec![refusal.challenge]);
                         let reply = Reply {
                             resp_code: 401,
-                            resp_json: Some(refusal.body),
+                            resp_json: Some(raw_json(&refusal.body)),
                             resp_headers: Some(headers),
                             ..base
                         };
@@ -177,7 +178,7 @@ pub(super) async fn run_command(
                 headers.insert("WWW-Authenticate".to_owned(), vec![refusal.challenge]);
                 let reply = Reply {
                     resp_code: 403,
-                    resp_json: Some(refusal.body),
+                    resp_json: Some(raw_json(&refusal.body)),
                     resp_headers: Some(headers),
                     ..base
                 };
@@ -208,7 +209,7 @@ pub(super) async fn run_command(
                     biased;
                     Some(note) = rx.recv() => {
                         if relay_ok {
-                            relay_ok = post_notify(shared, command, &note).await;
+                            relay_ok = post_notify(shared, command, note).await;
                         }
                     }
                     reply = &mut handled => break reply,
@@ -216,7 +217,7 @@ pub(super) async fn run_command(
             };
             while let Ok(note) = rx.try_recv() {
                 if relay_ok {
-                    relay_ok = post_notify(shared, command, &note).await;
+                    relay_ok = post_notify(shared, command, note).await;
                 }
             }
             shared
@@ -237,25 +238,26 @@ pub(super) async fn run_command(
     }
 }
 
-/// The reply as JSON, or an error saying it is too large for the tunnel.
-fn bounded_reply(reply: String, id: &Value) -> Value {
-    if reply.len() <= MAX_REPLY_BODY_BYTES - 1024
-        && let Ok(v) = serde_json::from_str::<Value>(&reply)
+/// The reply as it is posted (its text, checked to be JSON), or an error saying it is too
+/// large for the tunnel.
+fn bounded_reply(reply: String, id: &Value) -> Box<RawValue> {
+    let size = reply.len();
+    if size <= MAX_REPLY_BODY_BYTES - 1024
+        && let Ok(v) = RawValue::from_string(reply)
     {
         return v;
     }
     let message = format!(
-        "the result ({} bytes) is larger than the tunnel carries ({MAX_REPLY_BODY_BYTES} bytes)",
-        reply.len()
+        "the result ({size} bytes) is larger than the tunnel carries ({MAX_REPLY_BODY_BYTES} bytes)"
     );
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message}})
+    raw_json(&json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message}}))
 }
 
 /// Posts one progress notification; false once one failed (the rest are not sent, the final
 /// answer still is). Only a 429 is retried, as tunnel-client does: a retry after a post that
 /// may have arrived could deliver the notification twice.
-async fn post_notify(shared: &Shared, command: &PolledCommand, note: &str) -> bool {
-    let Ok(resp_json) = serde_json::from_str::<Value>(note) else {
+async fn post_notify(shared: &Shared, command: &PolledCommand, note: String) -> bool {
+    let Ok(resp_json) = RawValue::from_string(note) else {
         return false;
     };
     let reply = Reply {
@@ -272,7 +274,7 @@ async fn post_notify(shared: &Shared, command: &PolledCommand, note: &str) -> bo
     for _ in 0..3 {
         match send_reply(
             &shared.client,
-            &shared.options,
+            &shared.response_url,
             command,
             &reply,
             Duration::from_secs(10),
@@ -289,19 +291,16 @@ async fn post_notify(shared: &Shared, command: &PolledCommand, note: &str) -> bo
     false
 }
 
-/// One reply post; its status, or the transport error.
+/// One reply post to `url` (the service's `/response`); its status, or the transport error.
 pub(super) async fn send_reply(
     client: &reqwest::Client,
-    options: &TunnelOptions,
+    url: &url::Url,
     command: &PolledCommand,
     reply: &Reply,
     timeout: Duration,
 ) -> Result<(u16, Option<Duration>), reqwest::Error> {
-    let base = options.edge.as_str().trim_end_matches('/');
-    let url = format!("{base}/v1/tunnels/{}/response", options.tunnel_id);
     let mut request = client
-        .post(&url)
-        .bearer_auth(&options.token)
+        .post(url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(SHARD_TOKEN_HEADER, &command.shard_token)
         .body(serde_json::to_vec(reply).unwrap_or_default())
@@ -335,7 +334,7 @@ async fn post_reply(
         let attempt_timeout = left.min(Duration::from_secs(30));
         let sent = send_reply(
             &shared.client,
-            &shared.options,
+            &shared.response_url,
             command,
             reply,
             attempt_timeout,

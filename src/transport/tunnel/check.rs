@@ -6,9 +6,9 @@
 //! instead of waiting out its timeout; the service does not redeliver a command it handed out.
 
 use super::answer::{json_content_type, send_reply};
-use super::{TunnelError, TunnelOptions, refusal, retry_after, service_client};
+use super::{TunnelError, TunnelOptions, refusal, retry_after, service_client, service_url};
 use crate::transport::poll_protocol::{
-    CommandType, PollAnswer, PolledCommand, Reply, RespType, parse_command,
+    CommandType, PollAnswer, PolledCommand, Reply, RespType, parse_command, raw_json,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -45,8 +45,8 @@ fn not_run(command: &PolledCommand) -> Option<Reply> {
             jsonrpc.get("method")?;
             match jsonrpc.get("id").filter(|i| !i.is_null()) {
                 Some(id) => {
-                    reply.resp_json = Some(json!({"jsonrpc": "2.0", "id": id,
-                        "error": {"code": -32000, "message": message}}));
+                    reply.resp_json = Some(raw_json(&json!({"jsonrpc": "2.0", "id": id,
+                        "error": {"code": -32000, "message": message}})));
                     reply.resp_headers = Some(json_content_type());
                 }
                 None => reply.resp_type = RespType::NotifyAck,
@@ -55,8 +55,8 @@ fn not_run(command: &PolledCommand) -> Option<Reply> {
         CommandType::SessionTermination => reply.resp_type = RespType::SessionTerminationResponse,
         CommandType::OauthDiscovery => {
             reply.resp_type = RespType::OauthDiscoveryResponse;
-            reply.resp_json = Some(json!({"error": {"message": message,
-                "type": "server_error", "code": "not_run"}}));
+            reply.resp_json = Some(raw_json(&json!({"error": {"message": message,
+                "type": "server_error", "code": "not_run"}})));
             reply.resp_headers = Some(json_content_type());
         }
     }
@@ -66,18 +66,9 @@ fn not_run(command: &PolledCommand) -> Option<Reply> {
 /// One short poll; a setup error (TLS files, proxy) is the `Err`.
 pub async fn check(options: &TunnelOptions) -> Result<CheckOutcome, TunnelError> {
     let client = service_client(options)?;
-    let base = options.edge.as_str().trim_end_matches('/');
-    let url = format!(
-        "{base}/v1/tunnels/{}/poll?limit=1&timeout_ms=1",
-        options.tunnel_id
-    );
-    let resp = match client
-        .get(url)
-        .bearer_auth(&options.token)
-        .timeout(CHECK_TIMEOUT)
-        .send()
-        .await
-    {
+    let mut url = service_url(options, "poll");
+    url.set_query(Some("limit=1&timeout_ms=1"));
+    let resp = match client.get(url).timeout(CHECK_TIMEOUT).send().await {
         Ok(r) => r,
         Err(e) => {
             return Ok(CheckOutcome::Unavailable(format!(
@@ -94,9 +85,10 @@ pub async fn check(options: &TunnelOptions) -> Result<CheckOutcome, TunnelError>
                 .map(|a| a.commands)
                 .unwrap_or_default();
             let mut not_run_count = 0;
+            let response_url = service_url(options, "response");
             for c in commands.iter().map(parse_command).filter_map(Result::ok) {
                 if let Some(reply) = not_run(&c) {
-                    let _ = send_reply(&client, options, &c, &reply, CHECK_TIMEOUT).await;
+                    let _ = send_reply(&client, &response_url, &c, &reply, CHECK_TIMEOUT).await;
                     not_run_count += 1;
                 }
             }
@@ -137,7 +129,9 @@ mod tests {
         );
         let r = not_run(&request).expect("answered");
         assert_eq!((r.resp_code, r.resp_type), (503, RespType::JsonrpcResponse));
-        assert_eq!(r.resp_json.expect("json")["id"], 1);
+        let message: serde_json::Value =
+            serde_json::from_str(r.resp_json.expect("json").get()).expect("JSON");
+        assert_eq!(message["id"], 1);
         let note = with(
             json!({"command_type": "jsonrpc", "jsonrpc": {"jsonrpc": "2.0", "method": "notifications/initialized"}}),
         );

@@ -332,9 +332,24 @@ fn instance_id() -> String {
     )
 }
 
+/// `{edge}/v1/tunnels/{tunnel_id}/{leaf}`, whatever path the edge URL has.
+fn service_url(options: &TunnelOptions, leaf: &str) -> url::Url {
+    let mut url = options.edge.clone();
+    let path = format!(
+        "{}/v1/tunnels/{}/{leaf}",
+        url.path().trim_end_matches('/'),
+        options.tunnel_id
+    );
+    url.set_path(&path);
+    url.set_query(None);
+    url
+}
+
 struct Shared {
     service: HarpoonService,
     client: reqwest::Client,
+    /// Where replies go, made once: not parsed again for every reply.
+    response_url: url::Url,
     options: TunnelOptions,
     status: Arc<TunnelStatus>,
     taken: Mutex<Taken>,
@@ -343,7 +358,8 @@ struct Shared {
     running: Mutex<HashMap<(String, String), CancellationToken>>,
 }
 
-/// The client for the service, with every request's fixed headers.
+/// The client for the service, with every request's fixed headers, the key among them (made
+/// once, marked sensitive so it is never logged).
 fn service_client(options: &TunnelOptions) -> Result<reqwest::Client, TunnelError> {
     let mut headers = reqwest::header::HeaderMap::new();
     let fixed = [
@@ -365,6 +381,13 @@ fn service_client(options: &TunnelOptions) -> Result<reqwest::Client, TunnelErro
             headers.insert(name, v);
         }
     }
+    // A key no header can carry is sent without: the service answers 401, and the tunnel
+    // stops saying so (`harpoon tunnel` lets only `[0-9A-Za-z_-]` keys through in any case).
+    if let Ok(mut v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", options.token))
+    {
+        v.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, v);
+    }
     egress::client(&options.egress, headers, EDGE_CONNECT_TIMEOUT).map_err(TunnelError::Egress)
 }
 
@@ -380,6 +403,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         service,
         client,
+        response_url: service_url(&options, "response"),
         slots: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
         options,
         status,
@@ -399,8 +423,7 @@ pub async fn run(
 
 async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result<(), TunnelError> {
     let o = &shared.options;
-    let base = o.edge.as_str().trim_end_matches('/');
-    let poll_url = format!("{base}/v1/tunnels/{}/poll", o.tunnel_id);
+    let mut poll_url = service_url(o, "poll");
     let mut backoff = Backoff { attempt: 0 };
     // The first poll after (re)connecting returns at once, so readiness shows without waiting
     // out a long-poll.
@@ -418,11 +441,10 @@ async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result
         } else {
             (o.poll_timeout.as_millis() as u64).max(MIN_POLL_TIMEOUT_MS)
         };
-        let url = format!("{poll_url}?limit={limit}&timeout_ms={wait_ms}");
+        poll_url.set_query(Some(&format!("limit={limit}&timeout_ms={wait_ms}")));
         let request = shared
             .client
-            .get(url)
-            .bearer_auth(&o.token)
+            .get(poll_url.clone())
             .timeout(o.poll_timeout + Duration::from_secs(10));
         let sent = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
