@@ -567,7 +567,10 @@ fn dispatch(shared: &Arc<Shared>, command: PolledCommand, received: Instant) {
             return;
         };
         shared.status.commands.fetch_add(1, Ordering::Relaxed);
-        let run = run_command(&shared, &command, deadline);
+        // Boxed: the call's future (the engine's, the upstream's and the reply post's state)
+        // is large, and a task that held it inline copied it whole when it was spawned and
+        // again when it finished.
+        let run = Box::pin(run_command(&shared, &command, deadline));
         match deadline {
             Some(d) => {
                 if tokio::time::timeout_at(d, run).await.is_err() {
