@@ -18,66 +18,17 @@ set -euo pipefail
 seconds=${1:?usage: $0 SECONDS BINARY...}
 shift
 [ $# -ge 1 ] || { echo "usage: $0 SECONDS BINARY..." >&2; exit 2; }
-for tool in wrk nginx curl python3; do
-  command -v $tool >/dev/null || { echo "$tool is missing (apt-get install wrk nginx-light curl)" >&2; exit 2; }
-done
-dir=$(mktemp -d)
-chmod 755 "$dir" # nginx workers run as another user and must read the files
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-up=$(port); proxy=$(port)
-mkdir -p "$dir/www/api/items"
-printf '{"id":"1","name":"w"}\n' >"$dir/www/api/items/1"
-head -c 2097152 /dev/zero | tr '\0' x >"$dir/www/api/big"
-cat >"$dir/up.conf" <<EOF
-worker_processes 1; daemon off; error_log $dir/up.err; pid $dir/up.pid;
-events { worker_connections 1024; }
-http { access_log off; default_type application/json;
-  server { listen 127.0.0.1:$up; root $dir/www; location = /api/big { default_type text/plain; } } }
-EOF
+source "$(dirname "$0")/wrk_common.sh"
+proxy=$(port)
 cat >"$dir/proxy.conf" <<EOF
 worker_processes 1; daemon off; error_log $dir/proxy.err; pid $dir/proxy.pid;
 events { worker_connections 1024; }
 http { access_log off; upstream up { server 127.0.0.1:$up; keepalive 128; }
   server { listen 127.0.0.1:$proxy; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 EOF
-cat >"$dir/allow.yaml" <<EOF
-version: 1
-targets:
-  - label: bench
-    base_url: http://127.0.0.1:$up/api
-    network: { allow_cidrs: [127.0.0.1/32] }
-    dangerous: { allow_plaintext_http: true }
-    limits: { concurrency: 1024, response_bytes: 1MiB, timeout: 30s }
-    routes:
-      - { name: get_item, method: GET, path: "/items/{id}", params: { id: { pattern: "^[0-9]{1,9}$" } } }
-      - { name: big, method: GET, path: /big }
-EOF
-call() { # the JSON-RPC body of a tools/call of $1 with arguments $2
-  printf '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"%s","arguments":%s,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}' "$1" "$2"
-}
-cat >"$dir/post.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["content-type"] = "application/json"
-wrk.headers["accept"] = "application/json, text/event-stream"
-wrk.headers["mcp-protocol-version"] = "2026-07-28"
-wrk.headers["mcp-method"] = "tools/call"
-wrk.headers["mcp-name"] = "bench_get_item"
-wrk.body = '$(call bench_get_item '{"id":"1"}')'
-EOF
-nginx -c "$dir/up.conf" & pids+=($!)
 nginx -c "$dir/proxy.conf" & pids+=($!)
-wait_for() { for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no 200 from $1" >&2; exit 1; }
-wait_for "http://127.0.0.1:$up/api/items/1"
 wait_for "http://127.0.0.1:$proxy/api/items/1"
-# wrk's requests/s and p50 of one run.
-summary() { awk '/Requests\/sec/{r=$2} /^ +50%/{p=$2} /Non-2xx/{e=$0} END{printf "%s calls/s, p50 %s%s", r, p, (e ? " (" e ")" : "")}'; }
 measure() { wrk "$@" --latency | summary; }
-# CPU time (user + system, in clock ticks) a process has used: its CPU per call is the
-# difference over a run divided by the calls of the run.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Starts `$1 serve` on a free port: sets $hp (its port) and $h (its pid).
 start_serve() {
   hp=$(port)
@@ -94,7 +45,7 @@ measure_cpu() {
   out=$(wrk "$@" -s "$dir/post.lua" --latency "$url")
   cpu1=$(cpu_ticks "$pid")
   calls=$(awk '/requests in/{print $1}' <<<"$out")
-  echo "$(summary <<<"$out"), $(python3 -c "print(round(($cpu1 - $cpu0) * 1e6 / $(getconf CLK_TCK) / $calls))") µs CPU per call"
+  echo "$(summary <<<"$out"), $(per_call "$cpu0" "$cpu1" "$calls") µs CPU per call"
 }
 bare=${BARE_PROXY:-target/release/examples/bare_proxy}
 bp=

@@ -14,60 +14,19 @@ seconds=${1:?usage: $0 SECONDS CONCURRENCY BINARY...}
 c=${2:?usage: $0 SECONDS CONCURRENCY BINARY...}
 shift 2
 [ $# -ge 1 ] || { echo "usage: $0 SECONDS CONCURRENCY BINARY..." >&2; exit 2; }
-for tool in wrk nginx curl python3; do
-  command -v $tool >/dev/null || { echo "$tool is missing (apt-get install wrk nginx-light curl)" >&2; exit 2; }
-done
-dir=$(mktemp -d)
-chmod 755 "$dir" # nginx workers run as another user and must read the files
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no 200 from $1" >&2; exit 1; }
-up=$(port)
-mkdir -p "$dir/www/api/items"
-printf '{"id":"1","name":"w"}\n' >"$dir/www/api/items/1"
-cat >"$dir/up.conf" <<CONF
-worker_processes 1; daemon off; error_log $dir/up.err; pid $dir/up.pid;
-events { worker_connections 1024; }
-http { access_log off; default_type application/json; server { listen 127.0.0.1:$up; root $dir/www; } }
-CONF
-cat >"$dir/allow.yaml" <<CONF
-version: 1
-targets:
-  - label: bench
-    base_url: http://127.0.0.1:$up/api
-    network: { allow_cidrs: [127.0.0.1/32] }
-    dangerous: { allow_plaintext_http: true }
-    limits: { concurrency: 1024, response_bytes: 1MiB, timeout: 30s }
-    routes:
-      - { name: get_item, method: GET, path: "/items/{id}", params: { id: { pattern: "^[0-9]{1,9}$" } } }
-CONF
-cat >"$dir/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["content-type"] = "application/json"
-wrk.headers["accept"] = "application/json, text/event-stream"
-wrk.headers["mcp-protocol-version"] = "2026-07-28"
-wrk.headers["mcp-method"] = "tools/call"
-wrk.headers["mcp-name"] = "bench_get_item"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"bench_get_item","arguments":{"id":"1"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}'
-LUA
-nginx -c "$dir/up.conf" & pids+=($!)
-wait_for "http://127.0.0.1:$up/api/items/1"
+source "$(dirname "$0")/wrk_common.sh"
 tunnel=tunnel_0123456789abcdef0123456789abcdef
 export HARPOON_TUNNEL_TOKEN=wrk-tunnel-token
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # wrk against $1; the CPU per call of each process named after it (label=pid).
 run() {
   local url=$1; shift
-  local before=() out calls line p
-  for p in "$@"; do before+=("$(ticks "${p#*=}")"); done
+  local before=() out calls line p i=0
+  for p in "$@"; do before+=("$(cpu_ticks "${p#*=}")"); done
   out=$(wrk -t2 -c"$c" -d"${seconds}s" -s "$dir/post.lua" --latency "$url")
   calls=$(awk '/requests in/{print $1}' <<<"$out")
-  line=$(awk '/Requests\/sec/{r=$2} /^ +50%/{p=$2} /Non-2xx/{e=" (" $0 ")"} END{printf "%s calls/s, p50 %s%s", r, p, e}' <<<"$out")
-  local i=0
+  line=$(summary <<<"$out")
   for p in "$@"; do
-    line="$line, ${p%%=*} $(python3 -c "print(round(($(ticks "${p#*=}") - ${before[$i]}) * 1e6 / $(getconf CLK_TCK) / $calls))") µs CPU per call"
+    line="$line, ${p%%=*} $(per_call "${before[$i]}" "$(cpu_ticks "${p#*=}")" "$calls") µs CPU per call"
     i=$((i + 1))
   done
   echo "$line"
