@@ -20,12 +20,14 @@ use answer::run_command;
 mod answer;
 mod check;
 mod egress;
+mod status;
 pub use check::{CheckOutcome, check};
 pub use egress::{Egress, EgressError, redact_userinfo};
 use serde_json::Value;
+pub use status::TunnelStatus;
 use std::collections::HashMap;
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -169,91 +171,6 @@ async fn refusal(resp: reqwest::Response) -> TunnelError {
         },
         404 => TunnelError::UnknownTunnel,
         _ => TunnelError::BadRequest,
-    }
-}
-
-/// What the tunnel is doing, for `/readyz` and `/metrics`.
-#[derive(Default)]
-pub struct TunnelStatus {
-    /// True while polls succeed.
-    pub ready: AtomicBool,
-    pub polls_ok: AtomicU64,
-    pub polls_failed: AtomicU64,
-    pub commands: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub expired: AtomicU64,
-    /// Commands skipped as malformed, of an unknown type or on a bad channel.
-    pub skipped: AtomicU64,
-    pub replies_posted: AtomicU64,
-    pub reply_retries: AtomicU64,
-    pub replies_lost: AtomicU64,
-    /// When the last poll succeeded, in seconds since the Unix epoch (0: none yet).
-    pub last_poll_ok: AtomicU64,
-}
-
-impl TunnelStatus {
-    pub fn render(&self) -> String {
-        use std::fmt::Write as _;
-        let mut out = String::new();
-        let ready = u64::from(self.ready.load(Ordering::Relaxed));
-        let _ = writeln!(
-            out,
-            "# HELP harpoon_tunnel_ready 1 while polls succeed.\n# TYPE harpoon_tunnel_ready gauge\nharpoon_tunnel_ready {ready}"
-        );
-        for (name, help, v) in [
-            (
-                "harpoon_tunnel_polls_ok_total",
-                "Polls answered 200 or 204.",
-                &self.polls_ok,
-            ),
-            (
-                "harpoon_tunnel_polls_failed_total",
-                "Polls that failed.",
-                &self.polls_failed,
-            ),
-            (
-                "harpoon_tunnel_commands_total",
-                "Commands run.",
-                &self.commands,
-            ),
-            (
-                "harpoon_tunnel_duplicates_total",
-                "Commands received again and not run again.",
-                &self.duplicates,
-            ),
-            (
-                "harpoon_tunnel_expired_total",
-                "Commands dropped past their response timeout.",
-                &self.expired,
-            ),
-            (
-                "harpoon_tunnel_skipped_total",
-                "Commands skipped as malformed or unknown (their siblings still ran).",
-                &self.skipped,
-            ),
-            (
-                "harpoon_tunnel_replies_posted_total",
-                "Replies the edge accepted.",
-                &self.replies_posted,
-            ),
-            (
-                "harpoon_tunnel_reply_retries_total",
-                "Reply posts retried.",
-                &self.reply_retries,
-            ),
-            (
-                "harpoon_tunnel_replies_lost_total",
-                "Replies given up on.",
-                &self.replies_lost,
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
-        }
-        out
     }
 }
 
@@ -410,7 +327,19 @@ pub async fn run(
         taken: Mutex::default(),
         running: Mutex::default(),
     });
-    let result = poll_loop(&shared, &shutdown).await;
+    // The loop runs as a task of its own, on the runtime's workers with the commands it
+    // starts, rather than on the thread that called `run` (`block_on`'s, outside the workers):
+    // there, each poll answer cost a wake-up of that third thread and a hop back.
+    let polling = {
+        let (shared, shutdown) = (Arc::clone(&shared), shutdown.clone());
+        tokio::spawn(async move { poll_loop(&shared, &shutdown).await })
+    };
+    let result = match polling.await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only a runtime shutting down cancels the task: there is nothing left to poll for.
+        Err(_) => Ok(()),
+    };
     shared.status.ready.store(false, Ordering::SeqCst);
     let all = u32::try_from(shared.options.max_in_flight.max(1)).unwrap_or(u32::MAX);
     let drained =
