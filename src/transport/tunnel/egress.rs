@@ -147,6 +147,10 @@ pub fn client(
         .tls_backend_preconfigured(tls(egress)?)
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
+        // The tunnel decides what is retried (`answer::post_reply`, the poll loop's backoff).
+        // reqwest's own layer retries nothing over HTTP/1 anyway, but it copied every request
+        // in case it would; with no retries allowed it copies none.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .user_agent(concat!("harpoon-tunnel/", env!("CARGO_PKG_VERSION")))
         .default_headers(headers);
     // Only the proxy given explicitly: never one picked up from HTTP(S)_PROXY by accident.
