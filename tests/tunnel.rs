@@ -893,6 +893,51 @@ async fn a_cancel_notification_through_the_tunnel_cancels_the_call() {
     service.stop.cancel();
 }
 
+/// JSON-RPC ids are unique per client only, and 2026-07-28 calls come without a session: a
+/// cancellation reaches the call of the caller who sent it, never another caller's call that
+/// happens to have the same id, whichever registered last.
+#[tokio::test]
+async fn a_cancel_notification_reaches_only_its_own_callers_call() {
+    let up = upstream().await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}});
+    let call = |caller: &str| {
+        json!({"commands": [{"request_id": caller, "shard_token": format!("s-{caller}"), "command_type": "jsonrpc",
+            "headers": {"Authorization": [format!("Bearer {caller}")]},
+            "jsonrpc": {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                "params": {"name": "call_target", "arguments": {"label": "api", "method": "GET", "path": "/reports/stall"}, "_meta": meta}}}]})
+    };
+    let cancel = json!({"commands": [{"request_id": "cancel", "shard_token": "s-cancel", "command_type": "jsonrpc",
+        "headers": {"Authorization": ["Bearer first"]},
+        "jsonrpc": {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9, "reason": "user"}}}]});
+    // Both calls are running (the upstream stalls) when the first caller cancels its own.
+    let service = ModelService::start_batches(vec![
+        (Duration::ZERO, call("first")),
+        (Duration::from_millis(200), call("second")),
+        (Duration::from_millis(300), cancel),
+    ])
+    .await;
+    let r = start_tunnel(service.addr, &up, 4, TOKEN);
+    service.wait_finals(2).await;
+    let first = service.posts_for("first");
+    assert_eq!(
+        first.len(),
+        1,
+        "the first caller's call is cancelled: {first:?}"
+    );
+    let text = first[0].1["resp_json"]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(text.starts_with("cancelled:"), "{}", first[0].1);
+    assert_eq!(service.posts_for("cancel")[0].1["resp_type"], "notify_ack");
+    assert!(
+        service.posts_for("second").is_empty(),
+        "the second caller's call runs on"
+    );
+    r.stop.cancel();
+    service.stop.cancel();
+}
+
 /// One poll of the edge as a tunnel makes it: `limit` commands, waiting up to `wait_ms`.
 pub(crate) async fn edge_poll(
     http: &reqwest::Client,

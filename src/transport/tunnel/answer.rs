@@ -121,7 +121,6 @@ pub(super) async fn run_command(
     };
     let method = jsonrpc.get("method").and_then(Value::as_str);
     let id = jsonrpc.get("id").filter(|i| !i.is_null());
-    let session = command.header("mcp-session-id").unwrap_or("").to_owned();
     match (method, id) {
         // A JSON-RPC response from the connector: nothing to run, nothing to post.
         (None, _) => {}
@@ -129,15 +128,7 @@ pub(super) async fn run_command(
             if method == "notifications/cancelled"
                 && let Some(target) = jsonrpc.pointer("/params/requestId")
             {
-                let key = (session, target.to_string());
-                if let Some(token) = shared
-                    .running
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&key)
-                {
-                    token.cancel();
-                }
+                shared.running.cancel(command, target);
             }
             let _ = shared
                 .service
@@ -186,12 +177,7 @@ pub(super) async fn run_command(
                 return;
             }
             let cancel = CancellationToken::new();
-            let key = (session, id.to_string());
-            shared
-                .running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.clone(), cancel.clone());
+            let registered = shared.running.register(command, id, &cancel);
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
             let raw = jsonrpc.to_string();
             let handled = crate::mcp::inprocess::handle_relaying_as(
@@ -220,11 +206,7 @@ pub(super) async fn run_command(
                     relay_ok = post_notify(shared, command, note).await;
                 }
             }
-            shared
-                .running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
+            drop(registered);
             if let Some(reply) = reply {
                 let resp_json = bounded_reply(reply, id);
                 let reply = Reply {

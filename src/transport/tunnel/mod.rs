@@ -20,12 +20,12 @@ use answer::run_command;
 mod answer;
 mod check;
 mod egress;
+mod in_flight;
 mod status;
 pub use check::{CheckOutcome, check};
 pub use egress::{Egress, EgressError, redact_userinfo};
 use serde_json::Value;
 pub use status::TunnelStatus;
-use std::collections::HashMap;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -271,8 +271,8 @@ struct Shared {
     status: Arc<TunnelStatus>,
     taken: Mutex<Taken>,
     slots: Arc<Semaphore>,
-    /// Calls in flight by (session id, JSON-RPC id), so `notifications/cancelled` reaches them.
-    running: Mutex<HashMap<(String, String), CancellationToken>>,
+    /// Calls in flight, so `notifications/cancelled` reaches the one it names.
+    running: in_flight::InFlight,
 }
 
 /// The client for the service, with every request's fixed headers, the key among them (made
@@ -325,7 +325,7 @@ pub async fn run(
         options,
         status,
         taken: Mutex::default(),
-        running: Mutex::default(),
+        running: in_flight::InFlight::default(),
     });
     // The loop runs as a task of its own, on the runtime's workers with the commands it
     // starts, rather than on the thread that called `run` (`block_on`'s, outside the workers):
