@@ -210,6 +210,17 @@ impl Metrics {
     }
 }
 
+/// Writes each `(name, help, value)` as a Prometheus counter.
+pub fn write_counters(out: &mut String, counters: &[(&str, &str, &AtomicU64)]) {
+    for (name, help, v) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            v.load(Ordering::Relaxed)
+        );
+    }
+}
+
 /// Observes into the histogram of `key`, allocating the key only the first time.
 fn observe(map: &mut BTreeMap<String, Histogram>, key: &str, buckets: &[f64], v: f64) {
     if !map.contains_key(key) {

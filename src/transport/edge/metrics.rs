@@ -5,65 +5,61 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 pub(super) async fn metrics(State(edge): State<Arc<Edge>>) -> Response {
     use std::fmt::Write as _;
     let c = &edge.counters;
     let mut out = String::new();
-    for (name, help, v) in [
-        (
-            "harpoon_edge_calls_total",
-            "Caller requests offered to a tunnel.",
-            &c.calls,
-        ),
-        (
-            "harpoon_edge_replies_total",
-            "Final answers delivered to callers.",
-            &c.replies,
-        ),
-        (
-            "harpoon_edge_no_tunnel_total",
-            "Requests refused because no tunnel was connected.",
-            &c.no_tunnel,
-        ),
-        (
-            "harpoon_edge_timeouts_total",
-            "Requests whose final answer did not come in time.",
-            &c.timeouts,
-        ),
-        (
-            "harpoon_edge_overloaded_total",
-            "Requests refused because the queue was full.",
-            &c.overloaded,
-        ),
-        (
-            "harpoon_edge_too_large_total",
-            "Requests refused as larger than a poll answer carries.",
-            &c.too_large,
-        ),
-        (
-            "harpoon_edge_notifications_total",
-            "Notifications relayed to callers as SSE events.",
-            &c.notifications,
-        ),
-        (
-            "harpoon_edge_notifications_dropped_total",
-            "Notifications dropped: the caller took no event stream, or its buffer was full.",
-            &c.notifications_dropped,
-        ),
-        (
-            "harpoon_edge_requeued_total",
-            "Safe requests offered again after their replica went quiet.",
-            &c.requeued,
-        ),
-    ] {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-            v.load(Ordering::Relaxed)
-        );
-    }
+    crate::metrics::write_counters(
+        &mut out,
+        &[
+            (
+                "harpoon_edge_calls_total",
+                "Caller requests offered to a tunnel.",
+                &c.calls,
+            ),
+            (
+                "harpoon_edge_replies_total",
+                "Final answers delivered to callers.",
+                &c.replies,
+            ),
+            (
+                "harpoon_edge_no_tunnel_total",
+                "Requests refused because no tunnel was connected.",
+                &c.no_tunnel,
+            ),
+            (
+                "harpoon_edge_timeouts_total",
+                "Requests whose final answer did not come in time.",
+                &c.timeouts,
+            ),
+            (
+                "harpoon_edge_overloaded_total",
+                "Requests refused because the queue was full.",
+                &c.overloaded,
+            ),
+            (
+                "harpoon_edge_too_large_total",
+                "Requests refused as larger than a poll answer carries.",
+                &c.too_large,
+            ),
+            (
+                "harpoon_edge_notifications_total",
+                "Notifications relayed to callers as SSE events.",
+                &c.notifications,
+            ),
+            (
+                "harpoon_edge_notifications_dropped_total",
+                "Notifications dropped: the caller took no event stream, or its buffer was full.",
+                &c.notifications_dropped,
+            ),
+            (
+                "harpoon_edge_requeued_total",
+                "Safe requests offered again after their replica went quiet.",
+                &c.requeued,
+            ),
+        ],
+    );
     let connected = edge.tunnels.values().filter(|t| t.connected()).count();
     let pending: usize = edge.tunnels.values().map(|t| t.lock().calls.len()).sum();
     let _ = writeln!(

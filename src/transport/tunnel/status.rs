@@ -30,59 +30,56 @@ impl TunnelStatus {
             out,
             "# HELP harpoon_tunnel_ready 1 while polls succeed.\n# TYPE harpoon_tunnel_ready gauge\nharpoon_tunnel_ready {ready}"
         );
-        for (name, help, v) in [
-            (
-                "harpoon_tunnel_polls_ok_total",
-                "Polls answered 200 or 204.",
-                &self.polls_ok,
-            ),
-            (
-                "harpoon_tunnel_polls_failed_total",
-                "Polls that failed.",
-                &self.polls_failed,
-            ),
-            (
-                "harpoon_tunnel_commands_total",
-                "Commands run.",
-                &self.commands,
-            ),
-            (
-                "harpoon_tunnel_duplicates_total",
-                "Commands received again and not run again.",
-                &self.duplicates,
-            ),
-            (
-                "harpoon_tunnel_expired_total",
-                "Commands dropped past their response timeout.",
-                &self.expired,
-            ),
-            (
-                "harpoon_tunnel_skipped_total",
-                "Commands skipped as malformed or unknown (their siblings still ran).",
-                &self.skipped,
-            ),
-            (
-                "harpoon_tunnel_replies_posted_total",
-                "Replies the edge accepted.",
-                &self.replies_posted,
-            ),
-            (
-                "harpoon_tunnel_reply_retries_total",
-                "Reply posts retried.",
-                &self.reply_retries,
-            ),
-            (
-                "harpoon_tunnel_replies_lost_total",
-                "Replies given up on.",
-                &self.replies_lost,
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
-        }
+        crate::metrics::write_counters(
+            &mut out,
+            &[
+                (
+                    "harpoon_tunnel_polls_ok_total",
+                    "Polls answered 200 or 204.",
+                    &self.polls_ok,
+                ),
+                (
+                    "harpoon_tunnel_polls_failed_total",
+                    "Polls that failed.",
+                    &self.polls_failed,
+                ),
+                (
+                    "harpoon_tunnel_commands_total",
+                    "Commands run.",
+                    &self.commands,
+                ),
+                (
+                    "harpoon_tunnel_duplicates_total",
+                    "Commands received again and not run again.",
+                    &self.duplicates,
+                ),
+                (
+                    "harpoon_tunnel_expired_total",
+                    "Commands dropped past their response timeout.",
+                    &self.expired,
+                ),
+                (
+                    "harpoon_tunnel_skipped_total",
+                    "Commands skipped as malformed or unknown (their siblings still ran).",
+                    &self.skipped,
+                ),
+                (
+                    "harpoon_tunnel_replies_posted_total",
+                    "Replies the edge accepted.",
+                    &self.replies_posted,
+                ),
+                (
+                    "harpoon_tunnel_reply_retries_total",
+                    "Reply posts retried.",
+                    &self.reply_retries,
+                ),
+                (
+                    "harpoon_tunnel_replies_lost_total",
+                    "Replies given up on.",
+                    &self.replies_lost,
+                ),
+            ],
+        );
         out
     }
 }
