@@ -1,12 +1,13 @@
 //! The load benchmark: `cargo bench --bench load`.
 //!
-//! It starts a fast upstream on loopback, `harpoon serve` (the release binary) in front of it,
-//! and a load generator that drives MCP `tools/call` over Streamable HTTP at fixed concurrency
+//! It starts the upstream the issue measured with (nginx serving a small JSON file; an axum
+//! server in this process when nginx is missing), `harpoon serve` (the release binary) in front
+//! of it, and a load generator that drives MCP `tools/call` over Streamable HTTP at fixed concurrency
 //! (1, 16, 64), the same requests straight to the upstream, and through nginx as a reverse proxy
 //! with upstream keep-alive (the fair limit for two HTTP hops), in the same run. It prints calls
 //! per second, p50/p99 latency, the harpoon process's peak RSS, and the ratios to both anchors.
-//! nginx comes from Debian's package (`apt-get install nginx-light`); without it that row is
-//! skipped with a note saying how to install it.
+//! nginx comes from Debian's package (`apt-get install nginx-light`); without it the proxy row is
+//! skipped and the report says so and how to install it.
 //! Then the tunnel path (edge + 1 and 2 tunnel replicas), and a memory-bound run: 100 concurrent
 //! calls whose responses hit a 1 MiB cap. Everything runs on 127.0.0.1 and stops at the end.
 //! `HARPOON_LOAD_SECONDS` sets each phase's length (default 5).
@@ -16,15 +17,19 @@ use axum::response::IntoResponse;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "load/generator.rs"]
+mod generator;
+use generator::{Call, Figures, drive, once};
 
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 /// Size of the body the memory run's upstream sends: twice the cap, so every call is cut.
 const BIG_BODY: usize = 2 * 1024 * 1024;
 /// The tunnel id of the tunnel phases, in the form `harpoon edge` takes (the service's).
 const LOAD_TUNNEL: &str = "tunnel_0123456789abcdef0123456789abcdef";
+/// The item the benchmark reads (`/api/items/123`): a small JSON object.
+const ITEM: &str = r#"{"id":"123","name":"widget","quantity":12}"#;
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter we do not need.
@@ -33,17 +38,17 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let phase = Duration::from_secs(seconds);
-    let upstream = start_upstream();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(run(upstream, phase));
+    rt.block_on(run(phase));
 }
 
-/// The upstream: a minimal axum server on its own runtime thread.
-fn start_upstream() -> SocketAddr {
+/// The upstream when nginx is missing: a minimal axum server on its own runtime thread, in
+/// this process (so it shares the generator's CPU, which nginx as the upstream does not).
+fn start_axum_upstream() -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -64,7 +69,7 @@ fn start_upstream() -> SocketAddr {
                         |axum::extract::Path(id): axum::extract::Path<String>| async move {
                             (
                                 [("content-type", "application/json")],
-                                format!("{{\"id\":\"{id}\",\"name\":\"widget\",\"quantity\":12}}"),
+                                ITEM.replace("123", &id),
                             )
                         },
                     ),
@@ -136,24 +141,23 @@ impl Proc {
     }
 }
 
-/// nginx as a reverse proxy in front of `upstream`, with upstream keep-alive, one worker, no
-/// logs, on a free loopback port; `None` (and why) when nginx is not installed.
-fn start_nginx(upstream: SocketAddr, dir: &std::path::Path) -> Result<(Proc, SocketAddr), String> {
+/// nginx, one process, no logs, connections kept open (not closed after 1,000 requests, as by
+/// default), from `dir`, with `server` as its one server block (`{name}.conf`
+/// there); `Err` (and why) when nginx is not installed or does not start.
+fn nginx(dir: &std::path::Path, name: &str, server: &str) -> Result<Proc, String> {
     let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .ok_or("nginx is not installed (Debian: apt-get install nginx-light)")?;
-    let listen = free_port();
     let d = dir.display();
     let config = format!(
-        "worker_processes 1;\ndaemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\n\
+        "worker_processes 1;\ndaemon off;\nmaster_process off;\npid {d}/{name}.pid;\nerror_log {d}/{name}-error.log;\n\
          events {{ worker_connections 4096; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {d}/nginx-body;\n  proxy_temp_path {d}/nginx-proxy;\n\
-           fastcgi_temp_path {d}/nginx-fastcgi;\n  uwsgi_temp_path {d}/nginx-uwsgi;\n  scgi_temp_path {d}/nginx-scgi;\n\
-           upstream up {{ server {upstream}; keepalive 128; }}\n\
-           server {{\n    listen {listen};\n    location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n  }}\n}}\n"
+         http {{\n  access_log off;\n  keepalive_requests 1000000;\n  client_body_temp_path {d}/{name}-body;\n  proxy_temp_path {d}/{name}-proxy;\n\
+           fastcgi_temp_path {d}/{name}-fastcgi;\n  uwsgi_temp_path {d}/{name}-uwsgi;\n  scgi_temp_path {d}/{name}-scgi;\n\
+           {server}\n}}\n"
     );
-    let path = dir.join("nginx.conf");
+    let path = dir.join(format!("{name}.conf"));
     std::fs::write(&path, config).map_err(|e| format!("writing {}: {e}", path.display()))?;
     let child = Command::new(binary)
         .arg("-c")
@@ -161,12 +165,43 @@ fn start_nginx(upstream: SocketAddr, dir: &std::path::Path) -> Result<(Proc, Soc
         .arg("-p")
         .arg(dir)
         .arg("-e")
-        .arg(dir.join("nginx-error.log"))
+        .arg(dir.join(format!("{name}-error.log")))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("{binary} did not start: {e}"))?;
-    Ok((Proc(child), listen))
+    Ok(Proc(child))
+}
+
+/// The upstream as the issue measures it: nginx serving the item as a static JSON file (and
+/// the memory run's 2 MiB body), on a free loopback port.
+fn start_static_upstream(dir: &std::path::Path) -> Result<(Proc, SocketAddr), String> {
+    let www = dir.join("www/api/items");
+    std::fs::create_dir_all(&www).map_err(|e| format!("creating {}: {e}", www.display()))?;
+    std::fs::write(www.join("123"), ITEM).map_err(|e| format!("writing the item: {e}"))?;
+    std::fs::write(dir.join("www/api/big"), vec![b'x'; BIG_BODY])
+        .map_err(|e| format!("writing the big body: {e}"))?;
+    let listen = free_port();
+    let root = dir.join("www");
+    let server = format!(
+        "default_type application/json;\n  server {{ listen {listen}; root {}; location = /api/big {{ default_type text/plain; }} }}",
+        root.display()
+    );
+    Ok((nginx(dir, "upstream", &server)?, listen))
+}
+
+/// nginx as a reverse proxy in front of `upstream`, with upstream keep-alive, on a free
+/// loopback port.
+fn start_nginx_proxy(
+    upstream: SocketAddr,
+    dir: &std::path::Path,
+) -> Result<(Proc, SocketAddr), String> {
+    let listen = free_port();
+    let server = format!(
+        "upstream up {{ server {upstream}; keepalive 128; keepalive_requests 1000000; }}\n  \
+         server {{ listen {listen}; location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}"
+    );
+    Ok((nginx(dir, "proxy", &server)?, listen))
 }
 
 async fn wait_ready(http: &reqwest::Client, url: &str) {
@@ -213,112 +248,22 @@ fn client() -> reqwest::Client {
         .expect("client")
 }
 
-/// One request the generator sends, and how to tell it worked.
-#[derive(Clone)]
-enum Call {
-    Direct(String),
-    Mcp {
-        url: String,
-        tool: &'static str,
-        args: serde_json::Value,
-    },
-}
-
-async fn once(http: &reqwest::Client, call: &Call, n: u64) -> bool {
-    match call {
-        Call::Direct(url) => match http.get(url).send().await {
-            Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-            Err(_) => false,
-        },
-        Call::Mcp { url, tool, args } => {
-            let body = json!({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": tool, "arguments": args, "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
-            let sent = http
-                .post(url)
-                .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", "2026-07-28")
-                .header("mcp-method", "tools/call")
-                .header("mcp-name", *tool)
-                .body(body.to_string())
-                .send()
-                .await;
-            match sent {
-                Ok(r) if r.status().is_success() => {
-                    r.text().await.is_ok_and(|t| t.contains("\"status\":200"))
-                }
-                _ => false,
-            }
-        }
-    }
-}
-
-/// Figures of one phase.
-struct Figures {
-    calls_per_second: f64,
-    p50: Duration,
-    p99: Duration,
-    errors: u64,
-}
-
-async fn drive(
-    http: &reqwest::Client,
-    call: &Call,
-    concurrency: usize,
-    phase: Duration,
-) -> Figures {
-    // A short warm-up fills connection pools and caches.
-    let warm = Instant::now() + Duration::from_millis(300);
-    while Instant::now() < warm {
-        once(http, call, 0).await;
-    }
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + phase;
-    let workers: Vec<_> = (0..concurrency)
-        .map(|w| {
-            let (http, call, errors) = (http.clone(), call.clone(), Arc::clone(&errors));
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut n = w as u64 * 1_000_000;
-                while Instant::now() < deadline {
-                    n += 1;
-                    let t = Instant::now();
-                    if !once(&http, &call, n).await {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for w in workers {
-        all.extend(w.await.expect("worker"));
-    }
-    let elapsed = started.elapsed();
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Figures {
-        calls_per_second: all.len() as f64 / elapsed.as_secs_f64(),
-        p50: pct(0.50),
-        p99: pct(0.99),
-        errors: errors.load(Ordering::Relaxed),
-    }
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
 
-async fn run(upstream: SocketAddr, phase: Duration) {
+async fn run(phase: Duration) {
     let http = client();
     let dir = tempfile::tempdir().expect("tempdir");
+    let (_static_upstream, upstream, upstream_note) = match start_static_upstream(dir.path()) {
+        Ok((proc, at)) => (Some(proc), at, "nginx serving a static file".to_owned()),
+        Err(why) => (
+            None,
+            start_axum_upstream(),
+            format!("axum in the generator's process ({why})"),
+        ),
+    };
+    wait_ready(&http, &format!("http://{upstream}/api/items/123")).await;
     let path = dir.path().join("bench.yaml");
     std::fs::write(&path, allowlist(upstream)).expect("write allowlist");
     let path = path.to_str().expect("utf-8").to_owned();
@@ -331,6 +276,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
 
     let (serve, listen) = start_serve(&http, &path).await;
     let (idle_rss, _) = serve.memory();
+    out(format!("upstream: {upstream_note}"));
     out(format!(
         "harpoon serve idle RSS: {:.1} MB",
         idle_rss as f64 / 1024.0
@@ -338,16 +284,12 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     out(String::new());
     out("| path | concurrency | calls/s | p50 ms | p99 ms | errors | harpoon peak RSS MB |".into());
     out("|---|---|---|---|---|---|---|".into());
-    let direct = Call::Direct(format!("http://{upstream}/api/items/123"));
-    let mcp = Call::Mcp {
-        url: format!("http://{listen}/mcp"),
-        tool: "bench_get_item",
-        args: json!({"id": "123"}),
-    };
-    let nginx = match start_nginx(upstream, dir.path()) {
+    let direct = Call::get(upstream, "/api/items/123");
+    let mcp = Call::mcp(listen, "/mcp", "bench_get_item", json!({"id": "123"}));
+    let nginx = match start_nginx_proxy(upstream, dir.path()) {
         Ok((proc, at)) => {
-            wait_ready(&http, &format!("http://{at}/api/items/1")).await;
-            Some((proc, Call::Direct(format!("http://{at}/api/items/123"))))
+            wait_ready(&http, &format!("http://{at}/api/items/123")).await;
+            Some((proc, Call::get(at, "/api/items/123")))
         }
         Err(why) => {
             out(format!("(nginx row skipped: {why})"));
@@ -356,7 +298,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     };
     let mut ratios = Vec::new();
     for c in CONCURRENCY {
-        let d = drive(&http, &direct, c, phase).await;
+        let d = drive(&direct, c, phase).await;
         out(format!(
             "| direct | {c} | {:.0} | {} | {} | {} | |",
             d.calls_per_second,
@@ -366,7 +308,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
         ));
         let n = match &nginx {
             Some((_, proxied)) => {
-                let n = drive(&http, proxied, c, phase).await;
+                let n = drive(proxied, c, phase).await;
                 out(format!(
                     "| nginx reverse proxy | {c} | {:.0} | {} | {} | {} | |",
                     n.calls_per_second,
@@ -378,7 +320,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
             }
             None => None,
         };
-        let h = drive(&http, &mcp, c, phase).await;
+        let h = drive(&mcp, c, phase).await;
         let (_, peak) = serve.memory();
         out(format!(
             "| harpoon serve | {c} | {:.0} | {} | {} | {} | {:.1} |",
@@ -442,17 +384,18 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     let a_args = tunnel_args(&health_a);
     let _a = Proc::spawn(&a_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
     wait_ready(&http, &format!("http://{health_a}/readyz")).await;
-    let tunnel_call = Call::Mcp {
-        url: format!("http://{edge_at}/v1/mcp/{LOAD_TUNNEL}"),
-        tool: "bench_get_item",
-        args: json!({"id": "123"}),
-    };
+    let tunnel_call = Call::mcp(
+        edge_at,
+        &format!("/v1/mcp/{LOAD_TUNNEL}"),
+        "bench_get_item",
+        json!({"id": "123"}),
+    );
     out(String::new());
     out("| tunnel path | concurrency | calls/s | p50 ms | p99 ms | errors |".into());
     out("|---|---|---|---|---|---|".into());
     let mut tunnel_ratio = None;
     for c in [1, 16, 64] {
-        let t = drive(&http, &tunnel_call, c, phase).await;
+        let t = drive(&tunnel_call, c, phase).await;
         out(format!(
             "| 1 replica | {c} | {:.0} | {} | {} | {} |",
             t.calls_per_second,
@@ -469,7 +412,7 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     let _b = Proc::spawn(&b_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
     wait_ready(&http, &format!("http://{health_b}/readyz")).await;
     for c in [16, 64] {
-        let t = drive(&http, &tunnel_call, c, phase).await;
+        let t = drive(&tunnel_call, c, phase).await;
         out(format!(
             "| 2 replicas | {c} | {:.0} | {} | {} | {} |",
             t.calls_per_second,
@@ -490,15 +433,11 @@ async fn run(upstream: SocketAddr, phase: Duration) {
     drop(serve);
     let (fresh, listen) = start_serve(&http, &path).await;
     let (idle, _) = fresh.memory();
-    let big = Call::Mcp {
-        url: format!("http://{listen}/mcp"),
-        tool: "bench_big",
-        args: json!({}),
-    };
+    let big = Call::mcp(listen, "/mcp", "bench_big", json!({}));
     let calls: Vec<_> = (0..100u64)
-        .map(|i| {
-            let (http, big) = (http.clone(), big.clone());
-            tokio::spawn(async move { once(&http, &big, i).await })
+        .map(|_| {
+            let big = big.clone();
+            tokio::spawn(async move { once(&mut None, &big).await })
         })
         .collect();
     let mut ok = 0;
