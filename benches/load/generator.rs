@@ -202,7 +202,7 @@ pub async fn once(connection: &mut Option<Connection>, call: &Call) -> bool {
     }
 }
 
-/// Figures of one phase.
+/// Figures of one row.
 pub struct Figures {
     pub calls_per_second: f64,
     pub p50: Duration,
@@ -210,17 +210,46 @@ pub struct Figures {
     pub errors: u64,
 }
 
-/// `concurrency` workers calling `call` for `phase`, after a short warm-up.
-pub async fn drive(call: &Call, concurrency: usize, phase: Duration) -> Figures {
-    let mut warm_connection = None;
-    let warm = Instant::now() + Duration::from_millis(300);
-    while Instant::now() < warm {
-        once(&mut warm_connection, call).await;
+/// The calls of one row, gathered over one or more slices of time.
+#[derive(Default)]
+struct Sample {
+    latencies: Vec<Duration>,
+    driven: Duration,
+    errors: u64,
+}
+
+impl Sample {
+    fn figures(mut self) -> Figures {
+        self.latencies.sort();
+        let all = &self.latencies;
+        let pct = |p: f64| {
+            all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        Figures {
+            calls_per_second: all.len() as f64 / self.driven.as_secs_f64().max(1e-9),
+            p50: pct(0.50),
+            p99: pct(0.99),
+            errors: self.errors,
+        }
     }
-    drop(warm_connection);
+}
+
+/// Calls `call` for a short while on one connection, to fill pools and caches.
+async fn warm_up(call: &Call) {
+    let mut connection = None;
+    let until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < until {
+        once(&mut connection, call).await;
+    }
+}
+
+/// `concurrency` workers calling `call` for `slice`, their calls added to `sample`.
+async fn drive_slice(sample: &mut Sample, call: &Call, concurrency: usize, slice: Duration) {
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let deadline = started + phase;
+    let deadline = started + slice;
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
             let (call, errors) = (call.clone(), Arc::clone(&errors));
@@ -238,21 +267,36 @@ pub async fn drive(call: &Call, concurrency: usize, phase: Duration) -> Figures 
             })
         })
         .collect();
-    let mut all = Vec::new();
     for w in workers {
-        all.extend(w.await.expect("worker"));
+        sample.latencies.extend(w.await.expect("worker"));
     }
-    let elapsed = started.elapsed();
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Figures {
-        calls_per_second: all.len() as f64 / elapsed.as_secs_f64(),
-        p50: pct(0.50),
-        p99: pct(0.99),
-        errors: errors.load(Ordering::Relaxed),
+    sample.driven += started.elapsed();
+    sample.errors += errors.load(Ordering::Relaxed);
+}
+
+/// `concurrency` workers calling `call` for `phase`, after a short warm-up.
+pub async fn drive(call: &Call, concurrency: usize, phase: Duration) -> Figures {
+    warm_up(call).await;
+    let mut sample = Sample::default();
+    drive_slice(&mut sample, call, concurrency, phase).await;
+    sample.figures()
+}
+
+/// Several rows compared in one run: `phase` is cut into slices of about a second and the
+/// rows take turns, one slice each, so that a drift of the machine during the run (another
+/// process waking, the host's load) falls on every row alike instead of on whichever row ran
+/// last. Each row is called for `phase` in all; the figures come back in the order of `calls`.
+pub async fn drive_in_turns(calls: &[&Call], concurrency: usize, phase: Duration) -> Vec<Figures> {
+    for call in calls {
+        warm_up(call).await;
     }
+    let slices = phase.as_secs().max(1);
+    let slice = phase / slices as u32;
+    let mut samples: Vec<Sample> = calls.iter().map(|_| Sample::default()).collect();
+    for _ in 0..slices {
+        for (sample, call) in samples.iter_mut().zip(calls) {
+            drive_slice(sample, call, concurrency, slice).await;
+        }
+    }
+    samples.into_iter().map(Sample::figures).collect()
 }
