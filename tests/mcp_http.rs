@@ -258,10 +258,36 @@ async fn a_token_guards_mcp_and_nothing_else() {
     assert_eq!(c.modern("tools/list", json!({})).await.1.status, 200);
     assert_eq!(get(&srv.url("/healthz")).await.0, 200);
     // Only `/mcp` asks for it: an unknown path answers 404, as it does without a token and
-    // with OAuth tokens, not a challenge.
+    // with OAuth tokens, not a challenge; paths under `/mcp` are unknown paths too.
     assert_eq!(get(&srv.url("/mcp")).await.0, 401);
-    assert_eq!(get(&srv.url("/mcp/x")).await.0, 401);
-    assert_eq!(get(&srv.url("/nope")).await.0, 404);
+    for unknown in ["/mcp/x", "/mcp/", "/nope"] {
+        assert_eq!(get(&srv.url(unknown)).await.0, 404, "{unknown}");
+    }
+}
+
+#[tokio::test]
+async fn only_mcp_itself_is_the_endpoint() {
+    let up = upstream().await;
+    let srv = server_for(&up).await;
+    for path in ["/mcp/", "/mcp/x", "/mcp/mcp"] {
+        let mut c = McpHttp::new(&srv.url(path));
+        let (_, ex) = c
+            .modern(
+                "tools/call",
+                json!({"name": "api_get_item", "arguments": {"id": "m1"}}),
+            )
+            .await;
+        assert_eq!(ex.status, 404, "{path}");
+    }
+    assert_eq!(
+        up.hits(),
+        0,
+        "a call posted under /mcp/ reached the upstream"
+    );
+    let mut c = McpHttp::new(&srv.mcp_url());
+    let reply = c.call(MODERN, "api_get_item", json!({"id": "m1"})).await;
+    assert!(text(&reply).contains("widget"), "{reply}");
+    assert_eq!(up.requests().len(), 1);
 }
 
 #[tokio::test]

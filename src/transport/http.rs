@@ -133,7 +133,8 @@ pub fn router(
         .then(|| DirectPost::new(service.handler(), &options.allowed_hosts, shutdown));
     let endpoint = McpEndpoint::new(rmcp, direct);
     let gated = GatedMcp::new(service.clone(), state.token.clone(), gate, endpoint);
-    let mcp = Router::new().nest_service("/mcp", gated);
+    // Exactly `/mcp`: a nested service would also answer `/mcp/anything` as the endpoint.
+    let mcp = Router::new().route_service("/mcp", gated);
     let mut discovery = Router::new();
     for path in oauth::metadata_paths(service) {
         discovery = discovery.route(&path, get(oauth::metadata));
