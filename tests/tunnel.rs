@@ -568,23 +568,13 @@ async fn the_edge_client_token_guards_its_mcp_endpoint() {
 /// use this tunnel, and retrying cannot help.
 #[tokio::test]
 async fn a_forbidden_tunnel_stops_at_once() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let forbidding = axum::Router::new().fallback(|| async {
         (
             axum::http::StatusCode::FORBIDDEN,
             r#"{"error":{"code":"tunnel_use_forbidden"}}"#,
         )
     });
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, forbidding)
-            .with_graceful_shutdown(s.cancelled_owned())
-            .await;
-    });
+    let (addr, stop) = crate::support::serve_on_loopback(forbidding).await;
     let up = upstream().await;
     let r = start_tunnel(addr, &up, 4, TOKEN);
     let result = tokio::time::timeout(Duration::from_secs(5), r.task)
@@ -657,28 +647,14 @@ impl ModelService {
                 "/v1/tunnels/{id}/response",
                 axum::routing::post(
                     |State(s): State<S>, headers: HeaderMap, body: String| async move {
-                        let shard = headers
-                            .get("x-tunnel-shard-token")
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned);
-                        let v: Value = serde_json::from_str(&body).expect("a JSON reply");
-                        s.posts.lock().unwrap().push((shard, v));
+                        let reply = crate::support::posted_reply(&headers, &body);
+                        s.posts.lock().unwrap().push(reply);
                         (axum::http::StatusCode::OK, r#"{"status":"ok"}"#)
                     },
                 ),
             )
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let stop = CancellationToken::new();
-        let s = stop.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(s.cancelled_owned())
-                .await;
-        });
+        let (addr, stop) = crate::support::serve_on_loopback(app).await;
         Self {
             addr,
             polls: state.polls,
@@ -954,6 +930,12 @@ pub(crate) async fn edge_poll(
     .expect("poll")
 }
 
+/// The commands of the edge's next poll answer (waiting up to 5 s for one), as JSON.
+async fn next_commands(http: &reqwest::Client, base: &str) -> Value {
+    let answer = edge_poll(http, base, 25, 5000).await;
+    serde_json::from_str(&answer.text().await.expect("body")).expect("commands")
+}
+
 /// One reply post to the edge, with a shard token.
 pub(crate) async fn edge_post(
     http: &reqwest::Client,
@@ -1000,14 +982,7 @@ async fn the_edge_speaks_the_service_protocol() {
                 .expect("the caller's request")
         }
     });
-    let answer: Value = serde_json::from_str(
-        &edge_poll(&http, &base, 25, 5000)
-            .await
-            .text()
-            .await
-            .expect("body"),
-    )
-    .expect("commands");
+    let answer = next_commands(&http, &base).await;
     let c = &answer["commands"][0];
     assert_eq!(c["command_type"], "jsonrpc");
     assert_eq!(c["channel"], "main");
@@ -1092,14 +1067,7 @@ async fn the_edge_takes_replies_up_to_the_protocol_bound() {
                 .expect("the caller's request")
         }
     });
-    let answer: Value = serde_json::from_str(
-        &edge_poll(&http, &base, 25, 5000)
-            .await
-            .text()
-            .await
-            .expect("body"),
-    )
-    .expect("json");
+    let answer = next_commands(&http, &base).await;
     let (rid, shard) = (
         answer["commands"][0]["request_id"]
             .as_str()

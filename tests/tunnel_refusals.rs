@@ -50,27 +50,13 @@ impl Refusing {
             .route(
                 "/v1/tunnels/{id}/response",
                 axum::routing::post(move |headers: HeaderMap, body: String| {
-                    let shard = headers
-                        .get("x-tunnel-shard-token")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
                     q.lock()
                         .unwrap()
-                        .push((shard, serde_json::from_str(&body).expect("JSON")));
+                        .push(crate::support::posted_reply(&headers, &body));
                     async { (StatusCode::OK, r#"{"status":"ok"}"#) }
                 }),
             );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let stop = CancellationToken::new();
-        let s = stop.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(s.cancelled_owned())
-                .await;
-        });
+        let (addr, stop) = crate::support::serve_on_loopback(app).await;
         Self {
             addr,
             polls,

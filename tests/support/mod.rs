@@ -72,3 +72,34 @@ pub async fn get(url: &str) -> (u16, String) {
     let r = http().get(url).send().await.expect("GET");
     (r.status().as_u16(), r.text().await.unwrap_or_default())
 }
+
+/// Serves `app` on a free loopback port until the returned token is cancelled (or the test's
+/// runtime ends): the stand-ins for the tunnel service and for refusing edges.
+pub async fn serve_on_loopback(
+    app: axum::Router,
+) -> (std::net::SocketAddr, tokio_util::sync::CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(s.cancelled_owned())
+            .await;
+    });
+    (addr, stop)
+}
+
+/// A reply a tunnel posted to a stand-in service: its shard token header and its JSON body.
+pub fn posted_reply(
+    headers: &axum::http::HeaderMap,
+    body: &str,
+) -> (Option<String>, serde_json::Value) {
+    let shard = headers
+        .get("x-tunnel-shard-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (shard, serde_json::from_str(body).expect("a JSON reply"))
+}
