@@ -5,11 +5,12 @@
 //! of it, and a load generator (load/generator.rs: prepared requests on keep-alive connections,
 //! as wrk sends them) that drives MCP `tools/call` at fixed concurrency (1, 16, 64), the same
 //! GET straight to the upstream, and through nginx as a reverse proxy with upstream keep-alive
-//! (the fair limit for two HTTP hops). The rows of one concurrency take turns in one-second
-//! slices, so a drift of the machine falls on all of them alike. It prints calls per second,
-//! p50/p99 latency, the harpoon process's peak RSS, and the ratios to both anchors. nginx comes
-//! from Debian's package (`apt-get install nginx-light`); without it the proxy row is skipped and
-//! the report says so and how to install it.
+//! (the fair limit for two HTTP hops), and, when it is built (`cargo build --release --example
+//! bare_proxy`), the floor of harpoon's own stack answering the same POST. The rows of one
+//! concurrency take turns in one-second slices, so a drift of the machine falls on all of them
+//! alike. It prints calls per second, p50/p99 latency, the harpoon process's peak RSS, and the
+//! ratios to the anchors. nginx comes from Debian's package (`apt-get install nginx-light`);
+//! without it the proxy row is skipped and the report says so and how to install it.
 //! Then the tunnel path (edge + 1 and 2 tunnel replicas; at 16 in turns with `serve`), and a
 //! memory-bound run: 100 concurrent calls whose responses hit a 1 MiB cap. Everything runs on
 //! 127.0.0.1 and stops at the end. `HARPOON_LOAD_SECONDS` sets each row's time (default 5).
@@ -250,6 +251,56 @@ fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// The rows of one concurrency, measured in turns.
+struct Compared {
+    concurrency: usize,
+    direct: Figures,
+    nginx: Option<Figures>,
+    floor: Option<Figures>,
+    harpoon: Figures,
+}
+
+impl Compared {
+    /// The ratios, as a row of the ratio table.
+    fn ratios(&self) -> String {
+        let over = |x: &Figures| format!("{} ms", ms(x.p50.saturating_sub(self.direct.p50)));
+        let or_na = |x: Option<String>| x.unwrap_or_else(|| "n/a".into());
+        format!(
+            "| {} | {:.2} | {} | {} | {} | {} |",
+            self.concurrency,
+            self.harpoon.calls_per_second / self.direct.calls_per_second,
+            or_na(
+                self.nginx
+                    .as_ref()
+                    .map(|n| format!("{:.2}", self.harpoon.calls_per_second / n.calls_per_second))
+            ),
+            over(&self.harpoon),
+            or_na(self.nginx.as_ref().map(over)),
+            or_na(self.floor.as_ref().map(over)),
+        )
+    }
+}
+
+/// The floor of harpoon's stack (examples/bare_proxy.rs: tokio, hyper, hyper-util, nothing
+/// else) in front of `upstream`, answering the same POST as harpoon, when it has been built.
+fn start_floor(upstream: SocketAddr) -> Result<(Proc, SocketAddr), String> {
+    // The benchmark runs from target/<profile>/deps; examples are built next to it.
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("examples/bare_proxy")))
+        .filter(|p| p.exists())
+        .ok_or("not built (cargo build --release --example bare_proxy)")?;
+    let listen = free_port();
+    let child = Command::new(&binary)
+        .arg(listen.to_string())
+        .arg(format!("http://{upstream}/api/items/123"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{} did not start: {e}", binary.display()))?;
+    Ok((Proc(child), listen))
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
@@ -298,18 +349,29 @@ async fn run(phase: Duration) {
             None
         }
     };
-    let mut ratios = Vec::new();
+    let floor = match start_floor(upstream) {
+        Ok((proc, at)) => {
+            wait_ready(&http, &format!("http://{at}/")).await;
+            let call = Call::mcp(at, "/mcp", "bench_get_item", json!({"id": "123"}));
+            Some((proc, call.any_ok_answer()))
+        }
+        Err(why) => {
+            out(format!("(floor row skipped: {why})"));
+            None
+        }
+    };
+    let mut compared = Vec::new();
     for c in CONCURRENCY {
         let mut rows = vec![&direct, &mcp];
-        if let Some((_, proxied)) = &nginx {
-            rows.push(proxied);
-        }
+        rows.extend(nginx.as_ref().map(|(_, call)| call));
+        rows.extend(floor.as_ref().map(|(_, call)| call));
         let mut figures = drive_in_turns(&rows, c, phase).await.into_iter();
-        let (d, h) = (
+        let (direct, harpoon) = (
             figures.next().expect("direct"),
             figures.next().expect("harpoon"),
         );
-        let n = figures.next();
+        let nginx = nginx.as_ref().and_then(|_| figures.next());
+        let floor = floor.as_ref().and_then(|_| figures.next());
         let (_, peak) = serve.memory();
         let row = |name: &str, f: &Figures, peak: &str| {
             format!(
@@ -320,35 +382,33 @@ async fn run(phase: Duration) {
                 f.errors
             )
         };
-        out(row("direct", &d, ""));
-        if let Some(n) = &n {
+        out(row("direct", &direct, ""));
+        if let Some(n) = &nginx {
             out(row("nginx reverse proxy", n, ""));
+        }
+        if let Some(f) = &floor {
+            out(row("floor: bare hyper proxy (POST)", f, ""));
         }
         out(row(
             "harpoon serve",
-            &h,
+            &harpoon,
             &format!("{:.1}", peak as f64 / 1024.0),
         ));
-        ratios.push((c, d, n, h));
+        compared.push(Compared {
+            concurrency: c,
+            direct,
+            nginx,
+            floor,
+            harpoon,
+        });
     }
     out(String::new());
-    out("| concurrency | harpoon/direct calls/s | harpoon/nginx calls/s (goal at 64: >= 0.5) | p50 harpoon - direct (goal at 1: <= 0.050 ms) | p50 nginx - direct |".into());
-    out("|---|---|---|---|---|".into());
-    for (c, d, n, h) in &ratios {
-        let over = |x: &Figures| ms(x.p50.saturating_sub(d.p50));
-        out(format!(
-            "| {c} | {:.2} | {} | {} ms | {} |",
-            h.calls_per_second / d.calls_per_second,
-            n.as_ref()
-                .map(|n| format!("{:.2}", h.calls_per_second / n.calls_per_second))
-                .unwrap_or_else(|| "n/a".into()),
-            over(h),
-            n.as_ref()
-                .map(|n| format!("{} ms", over(n)))
-                .unwrap_or_else(|| "n/a".into()),
-        ));
+    out("| concurrency | harpoon/direct calls/s | harpoon/nginx calls/s (goal at 64: >= 0.5) | p50 harpoon - direct (goal at 1: <= 0.050 ms) | p50 nginx - direct | p50 floor - direct |".into());
+    out("|---|---|---|---|---|---|".into());
+    for row in &compared {
+        out(row.ratios());
     }
-    drop(nginx);
+    drop((nginx, floor));
 
     // The tunnel path: MCP client -> edge -> tunnel -> harpoon -> upstream.
     let edge_at = free_port();

@@ -59,6 +59,17 @@ impl Call {
     }
 }
 
+impl Call {
+    /// The same request, taken as worked on any 200 whatever its body: for the floor, which
+    /// answers with the upstream's body rather than an MCP result.
+    pub fn any_ok_answer(self) -> Call {
+        Call {
+            expect: None,
+            ..self
+        }
+    }
+}
+
 /// A keep-alive connection and the buffer its answers are read into.
 pub struct Connection {
     stream: TcpStream,
