@@ -44,7 +44,7 @@ pub enum CommandType {
 }
 
 /// One command as it is on the wire: what an edge emits. Unknown fields are ignored when read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Command {
     pub request_id: String,
     /// Opaque; echoed only in the `X-Tunnel-Shard-Token` header of every reply post.
@@ -61,8 +61,10 @@ pub struct Command {
     /// Multi-valued headers of the connector's request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, Vec<String>>,
+    /// The caller's JSON-RPC message as the text it came as (checked to be a JSON object):
+    /// the edge and the tunnel only pass it on, so neither builds it into a `Value`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jsonrpc: Option<Value>,
+    pub jsonrpc: Option<Box<RawValue>>,
 }
 
 /// A poll answer with commands (HTTP 200), as an edge writes it: each command is the text it
@@ -72,15 +74,16 @@ pub struct PollResponse {
     pub commands: Vec<Box<RawValue>>,
 }
 
-/// A poll answer as a tunnel reads it: each command is judged on its own.
+/// A poll answer as a tunnel reads it: each command is judged on its own, from its text in the
+/// answer (`parse_command`).
 #[derive(Debug, Deserialize)]
-pub struct PollAnswer {
-    #[serde(default)]
-    pub commands: Vec<Value>,
+pub struct PollAnswer<'a> {
+    #[serde(default, borrow)]
+    pub commands: Vec<&'a RawValue>,
 }
 
 /// A command a tunnel accepted: typed, its channel normalized, its budget parsed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PolledCommand {
     pub request_id: String,
     pub shard_token: String,
@@ -90,8 +93,22 @@ pub struct PolledCommand {
     /// `None` when absent or not valid (the client fails open: no deadline).
     pub response_timeout: Option<Duration>,
     pub headers: BTreeMap<String, Vec<String>>,
-    /// Present for `jsonrpc` commands, always a JSON object.
-    pub jsonrpc: Option<Value>,
+    /// Present for `jsonrpc` commands, always a JSON object, as the text it came as: it is
+    /// handed to the MCP handler as it is, not built into a `Value` and written again.
+    pub jsonrpc: Option<Box<RawValue>>,
+}
+
+/// Two commands are the same when every field is, the JSON-RPC message compared as text.
+impl PartialEq for PolledCommand {
+    fn eq(&self, other: &Self) -> bool {
+        self.request_id == other.request_id
+            && self.shard_token == other.shard_token
+            && self.kind == other.kind
+            && self.channel == other.channel
+            && self.response_timeout == other.response_timeout
+            && self.headers == other.headers
+            && self.jsonrpc.as_ref().map(|j| j.get()) == other.jsonrpc.as_ref().map(|j| j.get())
+    }
 }
 
 /// Why a command was skipped (logged; its siblings still run; nothing is posted for it).
@@ -104,6 +121,8 @@ pub enum CommandError {
     BadChannel(String),
     /// A `jsonrpc` command without a JSON-RPC object.
     BadJsonrpc,
+    /// A field is given twice (which one counts would be a guess) or the text is not JSON.
+    Unreadable(String),
 }
 
 impl std::fmt::Display for CommandError {
@@ -114,35 +133,68 @@ impl std::fmt::Display for CommandError {
             CommandError::UnknownType(t) => write!(f, "unknown command_type '{t}'"),
             CommandError::BadChannel(c) => write!(f, "channel '{c}' is not ^[a-z0-9_-]{{1,64}}$"),
             CommandError::BadJsonrpc => f.write_str("a jsonrpc command without a JSON-RPC object"),
+            CommandError::Unreadable(why) => write!(f, "the command cannot be read: {why}"),
         }
     }
 }
 
 impl std::error::Error for CommandError {}
 
-/// Reads one command of a poll answer.
-pub fn parse_command(v: &Value) -> Result<PolledCommand, CommandError> {
-    let Value::Object(m) = v else {
+/// The members of a command harpoon reads, each as its text; every other member is skipped
+/// unread. `null` reads as absent.
+#[derive(Deserialize)]
+struct CommandFields<'a> {
+    #[serde(default, borrow)]
+    request_id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    shard_token: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    command_type: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    channel: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    response_timeout: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    headers: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    jsonrpc: Option<&'a RawValue>,
+}
+
+/// A member's text as a JSON string, if it is one.
+fn string(member: Option<&RawValue>) -> Option<String> {
+    serde_json::from_str(member?.get()).ok()
+}
+
+/// Whether a value's text is a JSON object (raw values start at their first character).
+fn is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
+}
+
+/// Reads one command of a poll answer, from its text.
+pub fn parse_command(raw: &RawValue) -> Result<PolledCommand, CommandError> {
+    if !is_object(raw) {
         return Err(CommandError::NotAnObject);
-    };
-    let text = |field: &'static str| match m.get(field) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+    }
+    let m: CommandFields =
+        serde_json::from_str(raw.get()).map_err(|e| CommandError::Unreadable(e.to_string()))?;
+    let text = |member: Option<&RawValue>, field: &'static str| match string(member) {
+        Some(s) if !s.is_empty() => Ok(s),
         _ => Err(CommandError::Missing(field)),
     };
-    let request_id = text("request_id")?;
-    let shard_token = text("shard_token")?;
-    let kind = match m.get("command_type") {
-        Some(Value::String(t)) => match t.as_str() {
+    let request_id = text(m.request_id, "request_id")?;
+    let shard_token = text(m.shard_token, "shard_token")?;
+    let kind = match string(m.command_type) {
+        Some(t) => match t.as_str() {
             "jsonrpc" => CommandType::Jsonrpc,
             "session_termination" => CommandType::SessionTermination,
             "oauth_discovery" => CommandType::OauthDiscovery,
-            other => return Err(CommandError::UnknownType(other.to_owned())),
+            _ => return Err(CommandError::UnknownType(t)),
         },
-        _ => return Err(CommandError::Missing("command_type")),
+        None => return Err(CommandError::Missing("command_type")),
     };
-    let channel = match m.get("channel") {
-        None | Some(Value::Null) => MAIN_CHANNEL.to_owned(),
-        Some(Value::String(c)) => {
+    let channel = match (m.channel, string(m.channel)) {
+        (None, _) => MAIN_CHANNEL.to_owned(),
+        (Some(_), Some(c)) => {
             let c = c.trim().to_ascii_lowercase();
             if c.is_empty() {
                 MAIN_CHANNEL.to_owned()
@@ -152,33 +204,32 @@ pub fn parse_command(v: &Value) -> Result<PolledCommand, CommandError> {
                 return Err(CommandError::BadChannel(c));
             }
         }
-        Some(other) => return Err(CommandError::BadChannel(other.to_string())),
+        (Some(other), None) => return Err(CommandError::BadChannel(other.get().to_owned())),
     };
     // Fails open, as tunnel-client does: a budget that is not a valid string means no deadline.
-    let response_timeout = m
-        .get("response_timeout")
-        .and_then(Value::as_str)
-        .and_then(parse_timeout);
-    let headers = match m.get("headers") {
-        Some(Value::Object(h)) => h
-            .iter()
+    let response_timeout = string(m.response_timeout).and_then(|t| parse_timeout(&t));
+    let headers = match m.headers.map(|h| serde_json::from_str(h.get())) {
+        Some(Ok(Value::Object(h))) => h
+            .into_iter()
             .map(|(k, v)| {
                 let values = match v {
                     Value::Array(items) => items
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
+                        .into_iter()
+                        .filter_map(|i| match i {
+                            Value::String(s) => Some(s),
+                            _ => None,
+                        })
                         .collect(),
-                    Value::String(s) => vec![s.clone()],
+                    Value::String(s) => vec![s],
                     _ => Vec::new(),
                 };
-                (k.clone(), values)
+                (k, values)
             })
             .collect(),
         _ => BTreeMap::new(),
     };
-    let jsonrpc = match (kind, m.get("jsonrpc")) {
-        (CommandType::Jsonrpc, Some(j @ Value::Object(_))) => Some(j.clone()),
+    let jsonrpc = match (kind, m.jsonrpc) {
+        (CommandType::Jsonrpc, Some(j)) if is_object(j) => Some(j.to_owned()),
         (CommandType::Jsonrpc, _) => return Err(CommandError::BadJsonrpc),
         (_, _) => None,
     };
@@ -191,6 +242,41 @@ pub fn parse_command(v: &Value) -> Result<PolledCommand, CommandError> {
         headers,
         jsonrpc,
     })
+}
+
+/// What the tunnel and the edge read of a JSON-RPC message they pass on: its method (when it
+/// is a string) and its id (`None` when absent or `null`). Everything else is skipped unread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonrpcHead {
+    pub method: Option<String>,
+    pub id: Option<Value>,
+}
+
+impl JsonrpcHead {
+    /// Reads the head of a message known to be a JSON object. A message that names a member
+    /// twice is read as a `Value` reads it (the last one counts), so both ways agree.
+    pub fn read(message: &RawValue) -> JsonrpcHead {
+        #[derive(Deserialize)]
+        struct Head<'a> {
+            #[serde(default, borrow)]
+            method: Option<&'a RawValue>,
+            #[serde(default)]
+            id: Option<Value>,
+        }
+        match serde_json::from_str::<Head>(message.get()) {
+            Ok(h) => JsonrpcHead {
+                method: string(h.method),
+                id: h.id.filter(|i| !i.is_null()),
+            },
+            Err(_) => {
+                let v: Value = serde_json::from_str(message.get()).unwrap_or(Value::Null);
+                JsonrpcHead {
+                    method: v.get("method").and_then(Value::as_str).map(str::to_owned),
+                    id: v.get("id").filter(|i| !i.is_null()).cloned(),
+                }
+            }
+        }
+    }
 }
 
 impl PolledCommand {
@@ -320,6 +406,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn raw(v: &Value) -> Box<RawValue> {
+        serde_json::value::to_raw_value(v).expect("JSON")
+    }
+
     #[test]
     fn timeouts_parse() {
         assert_eq!(parse_timeout("30s"), Some(Duration::from_secs(30)));
@@ -335,14 +425,14 @@ mod tests {
         let ok = json!({"request_id": "r1", "shard_token": "s1", "command_type": "jsonrpc",
             "channel": " MAIN ", "response_timeout": 30, "headers": {"X-Request-Id": ["t1"]},
             "jsonrpc": {"jsonrpc": "2.0", "id": 1, "method": "ping"}, "extra": true});
-        let c = parse_command(&ok).expect("parses");
+        let c = parse_command(&raw(&ok)).expect("parses");
         assert_eq!(c.channel, "main");
         assert_eq!(c.response_timeout, None, "a JSON number fails open");
         assert_eq!(c.header("x-request-id"), Some("t1"));
         let term =
             json!({"request_id": "r2", "shard_token": "s2", "command_type": "session_termination"});
         assert_eq!(
-            parse_command(&term).expect("parses").kind,
+            parse_command(&raw(&term)).expect("parses").kind,
             CommandType::SessionTermination
         );
         for (bad, why) in [
@@ -372,7 +462,50 @@ mod tests {
                 CommandError::BadChannel("a b".into()),
             ),
         ] {
-            assert_eq!(parse_command(&bad), Err(why), "{bad}");
+            assert_eq!(parse_command(&raw(&bad)), Err(why), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_command_keeps_its_jsonrpc_text_and_a_doubled_member_is_refused() {
+        let text = r#"{"request_id":"r","shard_token":"s","command_type":"jsonrpc","jsonrpc":{"method":"tools/call","id":7,"params":{"name":"t","arguments":{"q":"\u00e9 1e3"}}}}"#;
+        let command: &RawValue = serde_json::from_str(text).expect("JSON");
+        let c = parse_command(command).expect("parses");
+        assert_eq!(
+            c.jsonrpc.expect("jsonrpc").get(),
+            r#"{"method":"tools/call","id":7,"params":{"name":"t","arguments":{"q":"\u00e9 1e3"}}}"#,
+            "passed on as it came, escapes and all"
+        );
+        let doubled: &RawValue = serde_json::from_str(
+            r#"{"request_id":"r","request_id":"q","shard_token":"s","command_type":"session_termination"}"#,
+        )
+        .expect("JSON");
+        assert!(
+            matches!(parse_command(doubled), Err(CommandError::Unreadable(why)) if why.contains("request_id")),
+            "which request_id counts would be a guess"
+        );
+    }
+
+    #[test]
+    fn the_head_of_a_message_reads_as_a_value_reads_it() {
+        for text in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#,
+            r#"{"id":"a","method":"tools\/call"}"#,
+            r#"{"id":null,"method":"notifications/cancelled","params":{"requestId":1}}"#,
+            r#"{"method":"notifications/initialized"}"#,
+            r#"{"id":2,"result":{}}"#,
+            r#"{"id":3,"method":7}"#,
+            r#"{"id":4,"method":"a","method":"b"}"#,
+            r#"{"id":5,"id":6,"method":"ping"}"#,
+            r#"{"id":{"x":[1,2]},"method":null}"#,
+        ] {
+            let raw: &RawValue = serde_json::from_str(text).expect("JSON");
+            let v: Value = serde_json::from_str(text).expect("JSON");
+            let want = JsonrpcHead {
+                method: v.get("method").and_then(Value::as_str).map(str::to_owned),
+                id: v.get("id").filter(|i| !i.is_null()).cloned(),
+            };
+            assert_eq!(JsonrpcHead::read(raw), want, "{text}");
         }
     }
 

@@ -9,7 +9,9 @@ use super::answers::{api_error, jsonrpc_error, raw_json_response};
 use super::queue::{Abandon, ENVELOPE_BYTES, NOTIFY_BUFFER, Pending, TunnelState};
 use super::{Edge, caller_headers, guard};
 use crate::transport::bearer::MAX_MCP_BODY_BYTES;
-use crate::transport::poll_protocol::{Command, CommandType, MAIN_CHANNEL, Reply, raw_json};
+use crate::transport::poll_protocol::{
+    Command, CommandType, JsonrpcHead, MAIN_CHANNEL, Reply, raw_json,
+};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -71,8 +73,9 @@ pub(super) async fn post(
             &format!("the request body is larger than {MAX_MCP_BODY_BYTES} bytes"),
         );
     };
-    let message: Value = match serde_json::from_slice(&bytes) {
-        Ok(v @ Value::Object(_)) => v,
+    // Kept as the text it came as (checked to be JSON): the edge only passes it on.
+    let message: Box<RawValue> = match serde_json::from_slice::<&RawValue>(&bytes) {
+        Ok(v) if v.get().starts_with('{') => v.to_owned(),
         Ok(_) => {
             return jsonrpc_error(
                 StatusCode::BAD_REQUEST,
@@ -90,11 +93,12 @@ pub(super) async fn post(
             );
         }
     };
-    let Some(method) = message.get("method").and_then(Value::as_str) else {
+    let head = JsonrpcHead::read(&message);
+    let Some(method) = head.method else {
         // A JSON-RPC response from the caller: harpoon sends no requests, so none is awaited.
         return StatusCode::ACCEPTED.into_response();
     };
-    let rpc_id = message.get("id").cloned().unwrap_or(Value::Null);
+    let rpc_id = head.id.unwrap_or(Value::Null);
     let safe = method != "tools/call";
     let streams = !rpc_id.is_null()
         && headers
@@ -197,7 +201,7 @@ fn enqueue(
     tunnel: &Arc<TunnelState>,
     kind: CommandType,
     headers: &HeaderMap,
-    jsonrpc: Option<Value>,
+    jsonrpc: Option<Box<RawValue>>,
     safe: bool,
     streams: bool,
 ) -> Result<Queued, Refusal> {
@@ -218,7 +222,7 @@ fn enqueue(
         jsonrpc,
     };
     let Ok(wire) = serde_json::value::to_raw_value(&command) else {
-        // Writing a command cannot fail (its fields are strings, maps and a `Value`).
+        // Writing a command cannot fail (its fields are strings, maps and JSON text).
         edge.counters.too_large.fetch_add(1, Ordering::Relaxed);
         return Err(Refusal::TooLarge(usize::MAX, edge.options.max_poll_bytes));
     };

@@ -6,7 +6,7 @@ use super::{BACKOFF_MIN, Backoff, Shared, retry_after};
 use crate::auth::metadata::resource_metadata;
 use crate::transport::oauth::{authorize_header, scope_refusal};
 use crate::transport::poll_protocol::{
-    CommandType, MAIN_CHANNEL, MAX_REPLY_BODY_BYTES, PolledCommand, Reply, RespType,
+    CommandType, JsonrpcHead, MAIN_CHANNEL, MAX_REPLY_BODY_BYTES, PolledCommand, Reply, RespType,
     SHARD_TOKEN_HEADER, raw_json,
 };
 use serde_json::value::RawValue;
@@ -33,9 +33,8 @@ fn unsupported_channel(command: &PolledCommand) -> Reply {
         CommandType::Jsonrpc => {
             let id = command
                 .jsonrpc
-                .as_ref()
-                .and_then(|j| j.get("id"))
-                .cloned()
+                .as_deref()
+                .and_then(|j| JsonrpcHead::read(j).id)
                 .unwrap_or(Value::Null);
             reply.resp_json = Some(raw_json(&json!({"jsonrpc": "2.0", "id": id, "error": {
                 "code": -32603, "message": format!("Bad Request: unsupported channel \"{channel}\"")}})));
@@ -119,20 +118,20 @@ pub(super) async fn run_command(
             return;
         }
     };
-    let method = jsonrpc.get("method").and_then(Value::as_str);
-    let id = jsonrpc.get("id").filter(|i| !i.is_null());
-    match (method, id) {
+    let head = JsonrpcHead::read(jsonrpc);
+    match (head.method.as_deref(), head.id.as_ref()) {
         // A JSON-RPC response from the connector: nothing to run, nothing to post.
         (None, _) => {}
         (Some(method), None) => {
-            if method == "notifications/cancelled"
-                && let Some(target) = jsonrpc.pointer("/params/requestId")
-            {
-                shared.running.cancel(command, target);
+            if method == "notifications/cancelled" {
+                let message: Value = serde_json::from_str(jsonrpc.get()).unwrap_or_default();
+                if let Some(target) = message.pointer("/params/requestId") {
+                    shared.running.cancel(command, target);
+                }
             }
             let _ = shared
                 .service
-                .handle_message(&jsonrpc.to_string(), CancellationToken::new())
+                .handle_message(jsonrpc.get(), CancellationToken::new())
                 .await;
             let reply = Reply {
                 resp_code: 202,
@@ -163,7 +162,8 @@ pub(super) async fn run_command(
             if let Some(refusal) = caller.as_ref().and_then(|c| {
                 let generation = shared.service.handler().current();
                 let authorizer = generation.authorizer()?;
-                scope_refusal(generation.engine().policy(), authorizer, c, jsonrpc)
+                let message: Value = serde_json::from_str(jsonrpc.get()).ok()?;
+                scope_refusal(generation.engine().policy(), authorizer, c, &message)
             }) {
                 let mut headers = json_content_type();
                 headers.insert("WWW-Authenticate".to_owned(), vec![refusal.challenge]);
@@ -179,10 +179,9 @@ pub(super) async fn run_command(
             let cancel = CancellationToken::new();
             let registered = shared.running.register(command, id, &cancel);
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-            let raw = jsonrpc.to_string();
             let handled = crate::mcp::inprocess::handle_relaying_as(
                 shared.service.handler(),
-                &raw,
+                jsonrpc.get(),
                 cancel.clone(),
                 Some(tx),
                 caller,

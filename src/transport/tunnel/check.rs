@@ -8,7 +8,7 @@
 use super::answer::{json_content_type, send_reply};
 use super::{TunnelError, TunnelOptions, refusal, retry_after, service_client, service_url};
 use crate::transport::poll_protocol::{
-    CommandType, PollAnswer, PolledCommand, Reply, RespType, parse_command, raw_json,
+    CommandType, JsonrpcHead, PollAnswer, PolledCommand, Reply, RespType, parse_command, raw_json,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -41,9 +41,9 @@ fn not_run(command: &PolledCommand) -> Option<Reply> {
     };
     match command.kind {
         CommandType::Jsonrpc => {
-            let jsonrpc = command.jsonrpc.as_ref()?;
-            jsonrpc.get("method")?;
-            match jsonrpc.get("id").filter(|i| !i.is_null()) {
+            let head = JsonrpcHead::read(command.jsonrpc.as_ref()?);
+            head.method.as_ref()?;
+            match head.id {
                 Some(id) => {
                     reply.resp_json = Some(raw_json(&json!({"jsonrpc": "2.0", "id": id,
                         "error": {"code": -32000, "message": message}})));
@@ -86,7 +86,11 @@ pub async fn check(options: &TunnelOptions) -> Result<CheckOutcome, TunnelError>
                 .unwrap_or_default();
             let mut not_run_count = 0;
             let response_url = service_url(options, "response");
-            for c in commands.iter().map(parse_command).filter_map(Result::ok) {
+            for c in commands
+                .into_iter()
+                .map(parse_command)
+                .filter_map(Result::ok)
+            {
                 if let Some(reply) = not_run(&c) {
                     let _ = send_reply(&client, &response_url, &c, &reply, CHECK_TIMEOUT).await;
                     not_run_count += 1;
@@ -115,7 +119,9 @@ mod tests {
 
     #[test]
     fn every_command_kind_gets_a_not_run_answer_of_its_own_type() {
-        let command = |v: Value| parse_command(&v).expect("parses");
+        let command = |v: Value| {
+            parse_command(&serde_json::value::to_raw_value(&v).expect("JSON")).expect("parses")
+        };
         let base = json!({"request_id": "r", "shard_token": "s"});
         let with = |extra: Value| {
             let mut v = base.clone();

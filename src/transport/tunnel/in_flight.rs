@@ -98,12 +98,10 @@ mod tests {
     use serde_json::json;
 
     fn command(authorization: &str) -> PolledCommand {
-        parse_command(
-            &json!({"request_id": "r", "shard_token": "s", "command_type": "jsonrpc",
+        let wire = json!({"request_id": "r", "shard_token": "s", "command_type": "jsonrpc",
             "headers": {"Authorization": [authorization]},
-            "jsonrpc": {"jsonrpc": "2.0", "id": 9, "method": "tools/call"}}),
-        )
-        .expect("a command")
+            "jsonrpc": {"jsonrpc": "2.0", "id": 9, "method": "tools/call"}});
+        parse_command(&serde_json::value::to_raw_value(&wire).expect("JSON")).expect("a command")
     }
 
     #[test]

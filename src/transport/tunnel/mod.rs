@@ -11,8 +11,8 @@
 //!   `response_timeout` dropped, fail-fast with a clear log on 401/403.
 
 use super::poll_protocol::{
-    MAX_POLL_BODY_BYTES, MAX_POLL_LIMIT, MIN_POLL_TIMEOUT_MS, PollAnswer, PolledCommand,
-    parse_command,
+    CommandError, MAX_POLL_BODY_BYTES, MAX_POLL_LIMIT, MIN_POLL_TIMEOUT_MS, PollAnswer,
+    PolledCommand, parse_command,
 };
 use crate::service::HarpoonService;
 use answer::run_command;
@@ -393,7 +393,7 @@ async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result
                         mark_ok(shared);
                         quick = false;
                         for c in commands {
-                            match parse_command(&c) {
+                            match c {
                                 Ok(c) => dispatch(shared, c, received),
                                 Err(e) => {
                                     shared.status.skipped.fetch_add(1, Ordering::Relaxed);
@@ -453,8 +453,10 @@ fn mark_ok(shared: &Shared) {
     shared.status.last_poll_ok.store(now, Ordering::Relaxed);
 }
 
-/// Reads a poll answer without ever holding more than the cap.
-async fn read_poll(mut resp: reqwest::Response) -> Result<Vec<Value>, String> {
+/// Reads a poll answer without ever holding more than the cap, and each of its commands.
+async fn read_poll(
+    mut resp: reqwest::Response,
+) -> Result<Vec<Result<PolledCommand, CommandError>>, String> {
     if resp
         .content_length()
         .is_some_and(|n| n > MAX_POLL_BODY_BYTES as u64)
@@ -469,7 +471,7 @@ async fn read_poll(mut resp: reqwest::Response) -> Result<Vec<Value>, String> {
         body.extend_from_slice(&chunk);
     }
     let parsed: PollAnswer = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-    Ok(parsed.commands)
+    Ok(parsed.commands.into_iter().map(parse_command).collect())
 }
 
 /// Starts a command unless it expired or was taken before.
