@@ -146,6 +146,12 @@ def main():
     for i in range(20):
         write("headers_body", f"{i:02}", choices(rng, 96) + texts(*rng.sample(HEADER_NAMES, 2)))
 
+    # The plain command (no choices), then random ones with a free text for a field.
+    write("poll_command", "plain", b"")
+    for i in range(16):
+        write("poll_command", f"{i:02}",
+              choices(rng, 80) + texts(rng.choice(["r1", "trace-\u00e9", 'a"b\\c', " Main "])))
+
 
 if __name__ == "__main__":
     main()

@@ -145,6 +145,11 @@ proptest! {
     fn headers_and_bodies_stay_in_their_allowlists_and_bounds(data in input()) {
         fuzzing::headers_body(&data);
     }
+
+    #[test]
+    fn tunnel_commands_read_as_the_reference_reads_them(data in input()) {
+        fuzzing::poll_command(&data);
+    }
 }
 
 proptest! {

@@ -20,6 +20,7 @@ pub mod generators;
 mod headers_body;
 pub mod input;
 mod path_glob;
+mod poll_command;
 pub mod reference;
 mod tool_call;
 mod url_template;
@@ -31,6 +32,7 @@ pub use decide::{decide, decide_case_counts};
 pub use headers_body::headers_body;
 pub use input::Input;
 pub use path_glob::path_glob;
+pub use poll_command::poll_command;
 pub use tool_call::{assert_no_secret_in_result, tool_call};
 pub use url_template::url_template;
 
@@ -47,6 +49,7 @@ pub const TARGETS: &[(&str, EntryPoint)] = &[
     ("address", address),
     ("headers_body", headers_body),
     ("tool_call", tool_call),
+    ("poll_command", poll_command),
 ];
 
 /// Separates the choice bytes from the free texts.

@@ -2,6 +2,7 @@
 //! obvious way, with no code shared with what it checks. One file per reference.
 
 mod address;
+mod command;
 mod decide;
 mod encoding;
 mod glob;
@@ -10,6 +11,7 @@ mod path;
 mod response;
 
 pub use address::*;
+pub use command::*;
 pub use decide::*;
 pub use encoding::*;
 pub use glob::*;
