@@ -234,6 +234,18 @@ fn jsonrpc(inp: &mut Input) -> String {
     object(inp, members)
 }
 
+/// The words each string member of a command is written with: its name, whether a command may
+/// leave it out (a coin decides) and its words.
+#[rustfmt::skip] // A word list reads best as a paragraph.
+const MEMBER_WORDS: &[(&str, bool, &[&str])] = &[
+    ("request_id", false, &["req_1", "", "r"]),
+    ("shard_token", false, &["shard", "", "s"]),
+    ("command_type", false, &["jsonrpc", "session_termination", "oauth_discovery", "JSONRPC", "x", ""]),
+    ("channel", true, &[" MAIN ", "main", "", "harpoon", "a b", "Ünï", "a_b-1", LONG_CHANNEL]),
+    ("response_timeout", true, &["30s", "1500ms", "2m", "500us", "10ns", "1h", "30", "s", "1e3s",
+        "+1s", "99999999999999999999s"]),
+];
+
 /// The text of one command: mostly well formed, each field now and then missing, of another
 /// type, escaped or given twice; now and then not an object at all.
 fn command_text(inp: &mut Input) -> String {
@@ -243,68 +255,19 @@ fn command_text(inp: &mut Input) -> String {
             .to_owned();
     }
     let mut members: Vec<(String, String)> = Vec::new();
-    let mut add = |inp: &mut Input, name: &str, value: String| {
-        if !inp.one_in(7) {
-            members.push((name.to_owned(), value));
+    for (name, optional, words) in MEMBER_WORDS {
+        if (*optional && inp.flip()) || inp.one_in(7) {
+            continue;
         }
-    };
-    let v = field(inp, &["req_1", "", "r"]);
-    add(inp, "request_id", v);
-    let v = field(inp, &["shard", "", "s"]);
-    add(inp, "shard_token", v);
-    let v = field(
-        inp,
-        &[
-            "jsonrpc",
-            "session_termination",
-            "oauth_discovery",
-            "JSONRPC",
-            "x",
-            "",
-        ],
-    );
-    add(inp, "command_type", v);
-    if inp.flip() {
-        let v = field(
-            inp,
-            &[
-                " MAIN ",
-                "main",
-                "",
-                "harpoon",
-                "a b",
-                "Ünï",
-                "a_b-1",
-                LONG_CHANNEL,
-            ],
-        );
-        add(inp, "channel", v);
+        let value = field(inp, words);
+        members.push((name.to_string(), value));
     }
-    if inp.flip() {
-        let v = field(
-            inp,
-            &[
-                "30s",
-                "1500ms",
-                "2m",
-                "500us",
-                "10ns",
-                "1h",
-                "30",
-                "s",
-                "1e3s",
-                "+1s",
-                "99999999999999999999s",
-            ],
-        );
-        add(inp, "response_timeout", v);
+    if inp.flip() && !inp.one_in(7) {
+        members.push(("headers".to_owned(), headers(inp)));
     }
-    if inp.flip() {
-        let v = headers(inp);
-        add(inp, "headers", v);
+    if !inp.one_in(7) {
+        members.push(("jsonrpc".to_owned(), jsonrpc(inp)));
     }
-    let v = jsonrpc(inp);
-    add(inp, "jsonrpc", v);
     if inp.one_in(4) {
         members.push((
             "created_at".to_owned(),

@@ -50,19 +50,24 @@ pub fn names_a_member_twice(text: &str, members: &[&str]) -> bool {
     })
 }
 
-/// `"30s"`, `"1500ms"`, `"2m"`, `"500us"`: digits, then one of Go's units from `ns` to `h`.
+/// `"30s"`, `"1500ms"`, `"2m"`, `"500us"`: digits that fit in 64 bits, then one of Go's units
+/// from `ns` to `h`; counted in nanoseconds, and no budget when the seconds overflow 64 bits.
 fn budget(text: &str) -> Option<Duration> {
+    const UNITS: &[(&str, u128)] = &[
+        ("ns", 1),
+        ("us", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000),
+    ];
     let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    let n: u64 = digits.parse().ok()?;
-    match &text[digits.len()..] {
-        "ns" => Some(Duration::from_nanos(n)),
-        "us" => Some(Duration::from_micros(n)),
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => n.checked_mul(60).map(Duration::from_secs),
-        "h" => n.checked_mul(3600).map(Duration::from_secs),
-        _ => None,
-    }
+    let count: u64 = digits.parse().ok()?;
+    let unit = &text[digits.len()..];
+    let (_, per) = UNITS.iter().find(|(name, _)| *name == unit)?;
+    let nanos = u128::from(count) * per;
+    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+    Some(Duration::new(secs, (nanos % 1_000_000_000) as u32))
 }
 
 /// One command, read from its `Value`.
