@@ -24,7 +24,9 @@ pub async fn run(
             "/",
             axum::routing::get(|| async { "the host application\n" }),
         )
-        .nest_service(
+        // The endpoint is exactly this path, as in `harpoon serve` (`nest_service` would also
+        // serve every path under it).
+        .route_service(
             "/agent/mcp",
             service.streamable_http(StreamableHttpServerConfig::default()),
         );

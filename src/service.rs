@@ -5,7 +5,8 @@
 //! ```no_run
 //! # async fn run() -> Result<(), harpoon::service::ServiceError> {
 //! let service = harpoon::service::HarpoonService::from_paths(&["allowlists/billing.yaml".into()])?;
-//! let app: axum::Router = axum::Router::new().nest_service("/mcp", service.streamable_http(Default::default()));
+//! // `route_service`: the endpoint is `/mcp` itself; `nest_service` would also serve `/mcp/...`.
+//! let app: axum::Router = axum::Router::new().route_service("/mcp", service.streamable_http(Default::default()));
 //! # Ok(()) }
 //! ```
 

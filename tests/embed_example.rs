@@ -37,6 +37,20 @@ async fn the_embedding_example_serves_its_own_routes_and_harpoon() {
         reply["result"]["structuredContent"]["body"]["target"], "/api/items/e1",
         "{reply}"
     );
+    // The endpoint is the path itself: the same call posted under it reaches nothing.
+    let mut under = McpHttp::new(&format!("http://{addr}/agent/mcp/x"));
+    let (_, refused) = under
+        .modern(
+            "tools/call",
+            json!({"name": "api_get_item", "arguments": {"id": "e2"}}),
+        )
+        .await;
+    assert_eq!(refused.status, 404);
+    assert_eq!(
+        up.requests().len(),
+        1,
+        "only the call to /agent/mcp reached the upstream"
+    );
     stop.cancel();
     assert!(server.await.expect("joins").is_ok());
 }
