@@ -853,13 +853,7 @@ async fn a_cancel_notification_through_the_tunnel_cancels_the_call() {
     let started = std::time::Instant::now();
     let r = start_tunnel(service.addr, &up, 4, TOKEN);
     service.wait_finals(2).await;
-    let call = service.posts_for("call");
-    assert_eq!(call.len(), 1, "{call:?}");
-    let text = call[0].1["resp_json"]["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(text.starts_with("cancelled:"), "{}", call[0].1);
+    assert_one_cancelled_answer(&service, "call");
     assert_eq!(service.posts_for("cancel")[0].1["resp_type"], "notify_ack");
     assert!(
         started.elapsed() < Duration::from_secs(20),
@@ -867,6 +861,16 @@ async fn a_cancel_notification_through_the_tunnel_cancels_the_call() {
     );
     r.stop.cancel();
     service.stop.cancel();
+}
+
+/// The tunnel posted one answer for `request_id`, and it is the handler's "cancelled" result.
+fn assert_one_cancelled_answer(service: &ModelService, request_id: &str) {
+    let posts = service.posts_for(request_id);
+    assert_eq!(posts.len(), 1, "{request_id}: {posts:?}");
+    let text = posts[0].1["resp_json"]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.starts_with("cancelled:"), "{}", posts[0].1);
 }
 
 /// JSON-RPC ids are unique per client only, and 2026-07-28 calls come without a session: a
@@ -894,17 +898,8 @@ async fn a_cancel_notification_reaches_only_its_own_callers_call() {
     .await;
     let r = start_tunnel(service.addr, &up, 4, TOKEN);
     service.wait_finals(2).await;
-    let first = service.posts_for("first");
-    assert_eq!(
-        first.len(),
-        1,
-        "the first caller's call is cancelled: {first:?}"
-    );
-    let text = first[0].1["resp_json"]["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(text.starts_with("cancelled:"), "{}", first[0].1);
+    // The first caller's call is cancelled.
+    assert_one_cancelled_answer(&service, "first");
     assert_eq!(service.posts_for("cancel")[0].1["resp_type"], "notify_ack");
     assert!(
         service.posts_for("second").is_empty(),
