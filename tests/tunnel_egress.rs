@@ -102,6 +102,14 @@ impl Drop for TlsService {
 
 /// One HTTP/1.1 request off a stream: (request line, body); `None` at the end of the stream.
 async fn read_request<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<(String, Vec<u8>)> {
+    let (head, body) = read_whole_request(s).await?;
+    Some((head.lines().next().unwrap_or("").to_owned(), body))
+}
+
+/// One HTTP/1.1 request off a stream: (its head, body); `None` at the end of the stream.
+async fn read_whole_request<S: tokio::io::AsyncRead + Unpin>(
+    s: &mut S,
+) -> Option<(String, Vec<u8>)> {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
@@ -121,7 +129,7 @@ async fn read_request<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<(Str
         .unwrap_or(0);
     let mut body = vec![0u8; length];
     s.read_exact(&mut body).await.ok()?;
-    Some((text.lines().next().unwrap_or("").to_owned(), body))
+    Some((text, body))
 }
 
 impl TlsService {
@@ -209,11 +217,13 @@ impl TlsService {
     }
 }
 
-/// A CONNECT proxy on loopback that records each target it is asked for (and refuses any
-/// other kind of request, which it records too).
+/// A CONNECT proxy on loopback that records each request it is asked for, its line in
+/// `targets` and its whole head in `heads` (and refuses any other kind of request, which it
+/// records too). With TLS, it is an https proxy with the service's certificate (`localhost`).
 struct Proxy {
     port: u16,
     targets: Arc<Mutex<Vec<String>>>,
+    heads: Arc<Mutex<Vec<String>>>,
     stop: CancellationToken,
 }
 
@@ -223,52 +233,74 @@ impl Drop for Proxy {
     }
 }
 
+/// Serves one proxy client: a `CONNECT` to loopback is tunnelled, anything else refused.
+async fn proxy_one<S>(
+    mut client: S,
+    targets: Arc<Mutex<Vec<String>>>,
+    heads: Arc<Mutex<Vec<String>>>,
+    stop: CancellationToken,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Some((head, _)) = read_whole_request(&mut client).await else {
+        return;
+    };
+    let line = head.lines().next().unwrap_or("").to_owned();
+    targets.lock().unwrap().push(line.clone());
+    heads.lock().unwrap().push(head);
+    let target = line
+        .strip_prefix("CONNECT ")
+        .and_then(|r| r.split(' ').next())
+        .filter(|t| t.starts_with("localhost:") || t.starts_with("127.0.0.1:"));
+    let Some(target) = target else {
+        let _ = client
+            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            .await;
+        return;
+    };
+    let port = target.rsplit(':').next().unwrap_or("0");
+    let Ok(mut server) = TcpStream::connect(format!("127.0.0.1:{port}")).await else {
+        return;
+    };
+    if client
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return;
+    }
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+    }
+}
+
 impl Proxy {
-    async fn start() -> Self {
+    /// An http proxy, or an https one with `tls`.
+    async fn start(tls: Option<rustls::ServerConfig>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let targets: Arc<Mutex<Vec<String>>> = Arc::default();
+        let heads: Arc<Mutex<Vec<String>>> = Arc::default();
         let stop = CancellationToken::new();
-        let (t, s) = (Arc::clone(&targets), stop.clone());
+        let acceptor = tls.map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c)));
+        let (t, h, s) = (Arc::clone(&targets), Arc::clone(&heads), stop.clone());
         tokio::spawn(async move {
             loop {
-                let (mut client, _) = tokio::select! {
+                let (client, _) = tokio::select! {
                     _ = s.cancelled() => return,
                     a = listener.accept() => match a { Ok(a) => a, Err(_) => return },
                 };
-                let (t, s) = (Arc::clone(&t), s.clone());
+                let (t, h, s, acceptor) =
+                    (Arc::clone(&t), Arc::clone(&h), s.clone(), acceptor.clone());
                 tokio::spawn(async move {
-                    let Some((line, _)) = read_request(&mut client).await else {
-                        return;
-                    };
-                    t.lock().unwrap().push(line.clone());
-                    let target = line
-                        .strip_prefix("CONNECT ")
-                        .and_then(|r| r.split(' ').next())
-                        .filter(|t| t.starts_with("localhost:") || t.starts_with("127.0.0.1:"));
-                    let Some(target) = target else {
-                        let _ = client
-                            .write_all(
-                                b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n",
-                            )
-                            .await;
-                        return;
-                    };
-                    let port = target.rsplit(':').next().unwrap_or("0");
-                    let Ok(mut server) = TcpStream::connect(format!("127.0.0.1:{port}")).await
-                    else {
-                        return;
-                    };
-                    if client
-                        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    tokio::select! {
-                        _ = s.cancelled() => {}
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    match acceptor {
+                        None => proxy_one(client, t, h, s).await,
+                        Some(a) => {
+                            if let Ok(tls) = a.accept(client).await {
+                                proxy_one(tls, t, h, s).await;
+                            }
+                        }
                     }
                 });
             }
@@ -276,6 +308,7 @@ impl Proxy {
         Self {
             port,
             targets,
+            heads,
             stop,
         }
     }
@@ -355,7 +388,7 @@ async fn the_proxy_carries_the_service_connection_and_never_an_upstream_call() {
     let batch = r#"{"commands":[{"request_id":"r1","shard_token":"s1","command_type":"jsonrpc",
         "jsonrpc":{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"api_get_item","arguments":{"id":"a1"}}}}]}"#;
     let service = TlsService::start(&pki, false, Some(batch.to_owned())).await;
-    let proxy = Proxy::start().await;
+    let proxy = Proxy::start(None).await;
     let up = Upstream::canary().await;
     let allowlist = allowlist_file(&up);
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_harpoon"))
@@ -398,4 +431,46 @@ async fn the_proxy_carries_the_service_connection_and_never_an_upstream_call() {
         targets.iter().all(|t| *t == service_target),
         "only the service went through the proxy: {targets:?}"
     );
+}
+
+/// An https proxy (TLS to the proxy, the service's TLS inside it) with credentials in its URL:
+/// the check goes through it, and the proxy is given the credentials, decoded, as Basic.
+#[tokio::test]
+async fn an_https_proxy_with_credentials_carries_the_service_connection() {
+    let pki = Pki::new();
+    let service = TlsService::start(&pki, false, None).await;
+    let proxy = Proxy::start(Some(pki.server_config(false))).await;
+    let up = Upstream::canary().await;
+    let allowlist = allowlist_file(&up);
+    let proxy_url = format!("https://user:p%40ss@localhost:{}", proxy.port);
+    let (code, out, err) = harpoon_tunnel(
+        allowlist.path(),
+        KEY,
+        &[
+            "--edge",
+            &service.url(),
+            "--check",
+            "--ca-file",
+            &pki.path("ca.pem"),
+            "--proxy",
+            &proxy_url,
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(service.polls.load(Ordering::SeqCst), 1);
+    let heads = proxy.heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        heads[0].starts_with(&format!("CONNECT localhost:{} HTTP/1.1\r\n", service.port)),
+        "{heads:?}"
+    );
+    // base64("user:p@ss")
+    assert!(
+        heads[0]
+            .to_ascii_lowercase()
+            .contains("\r\nproxy-authorization: basic dxnlcjpwqhnz\r\n"),
+        "{heads:?}"
+    );
+    assert!(!err.contains("p@ss") && !out.contains("p@ss") && !err.contains("p%40ss"));
 }

@@ -2,13 +2,14 @@
 //! progress as `jsonrpc_notify` before a final answer, and the posts themselves, retried only
 //! where a retry cannot deliver anything twice.
 
-use super::{BACKOFF_MIN, Backoff, Shared, retry_after};
+use super::{BACKOFF_MIN, Backoff, ServiceClient, ServiceError, Shared, retry_after};
 use crate::auth::metadata::resource_metadata;
 use crate::transport::oauth::{authorize_header, scope_refusal};
 use crate::transport::poll_protocol::{
     CommandType, JsonrpcHead, MAIN_CHANNEL, MAX_REPLY_BODY_BYTES, PolledCommand, Reply, RespType,
     SHARD_TOKEN_HEADER, raw_json,
 };
+use http::HeaderName;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -272,28 +273,30 @@ async fn post_notify(shared: &Shared, command: &PolledCommand, note: String) -> 
     false
 }
 
-/// One reply post to `url` (the service's `/response`); its status, or the transport error.
+/// One reply post to `url` (the service's `/response`); its status, or why it failed.
 pub(super) async fn send_reply(
-    client: &reqwest::Client,
-    url: &url::Url,
+    client: &ServiceClient,
+    url: &http::Uri,
     command: &PolledCommand,
     reply: &Reply,
     timeout: Duration,
-) -> Result<(u16, Option<Duration>), reqwest::Error> {
-    let mut request = client
-        .post(url.clone())
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(SHARD_TOKEN_HEADER, &command.shard_token)
-        .body(serde_json::to_vec(reply).unwrap_or_default())
-        .timeout(timeout);
-    if let Some(trace) = command.header("x-request-id") {
-        request = request.header("x-client-request-id", trace);
-    }
-    request
-        .send()
-        .await
-        .map(|r| (r.status().as_u16(), retry_after(r.headers())))
+) -> Result<(u16, Option<Duration>), ServiceError> {
+    let shard = (SHARD_TOKEN, command.shard_token.as_str());
+    let trace = command
+        .header("x-request-id")
+        .map(|t| (CLIENT_REQUEST_ID, t));
+    let headers: Vec<_> = std::iter::once(shard).chain(trace).collect();
+    let body = serde_json::to_vec(reply).unwrap_or_default();
+    let response = client
+        .post_json(url.clone(), &headers, body, timeout)
+        .await?;
+    Ok((response.status(), retry_after(response.headers())))
 }
+
+/// The header every reply post names its command's shard with.
+const SHARD_TOKEN: HeaderName = HeaderName::from_static(SHARD_TOKEN_HEADER);
+/// The caller's trace id, passed back to the service as tunnel-client does.
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-client-request-id");
 
 /// Posts a final answer, retrying what may succeed later (transport errors, 408, 429, 502,
 /// 503, 504), each attempt bounded by the command's deadline: a post runs nothing upstream, so

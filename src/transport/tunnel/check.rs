@@ -6,9 +6,12 @@
 //! instead of waiting out its timeout; the service does not redeliver a command it handed out.
 
 use super::answer::{json_content_type, send_reply};
-use super::{TunnelError, TunnelOptions, refusal, retry_after, service_client, service_url};
+use super::{
+    TunnelError, TunnelOptions, refusal, retry_after, service_client, service_uri, service_url,
+};
 use crate::transport::poll_protocol::{
-    CommandType, JsonrpcHead, PollAnswer, PolledCommand, Reply, RespType, parse_command, raw_json,
+    CommandType, JsonrpcHead, MAX_POLL_BODY_BYTES, PollAnswer, PolledCommand, Reply, RespType,
+    parse_command, raw_json,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -68,7 +71,7 @@ pub async fn check(options: &TunnelOptions) -> Result<CheckOutcome, TunnelError>
     let client = service_client(options)?;
     let mut url = service_url(options, "poll");
     url.set_query(Some("limit=1&timeout_ms=1"));
-    let resp = match client.get(url).timeout(CHECK_TIMEOUT).send().await {
+    let resp = match client.get(service_uri(&url)?, CHECK_TIMEOUT).await {
         Ok(r) => r,
         Err(e) => {
             return Ok(CheckOutcome::Unavailable(format!(
@@ -76,16 +79,16 @@ pub async fn check(options: &TunnelOptions) -> Result<CheckOutcome, TunnelError>
             )));
         }
     };
-    let status = resp.status().as_u16();
+    let status = resp.status();
     match status {
         204 => Ok(CheckOutcome::Accepted { not_run: 0 }),
         200 => {
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = resp.body(MAX_POLL_BODY_BYTES).await.unwrap_or_default();
             let commands = serde_json::from_slice::<PollAnswer>(&body)
                 .map(|a| a.commands)
                 .unwrap_or_default();
             let mut not_run_count = 0;
-            let response_url = service_url(options, "response");
+            let response_url = service_uri(&service_url(options, "response"))?;
             for c in commands
                 .into_iter()
                 .map(parse_command)

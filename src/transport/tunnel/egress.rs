@@ -3,6 +3,7 @@
 //! mTLS, an HTTP proxy). Upstream calls never use this client: they have their own, which never
 //! takes a proxy (callout::client).
 
+use super::service_client::{self, ServiceClient};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,10 +29,10 @@ pub enum EgressError {
     },
     /// The trust store or the TLS configuration could not be built.
     Tls(rustls::Error),
-    /// The proxy URL is not usable.
-    Proxy(url::Url, reqwest::Error),
-    /// The HTTP client could not be built.
-    Client(reqwest::Error),
+    /// The proxy URL is not usable (why).
+    Proxy(url::Url, String),
+    /// A service URL the HTTP client cannot take (why).
+    Service(url::Url, String),
 }
 
 impl std::fmt::Display for EgressError {
@@ -48,7 +49,10 @@ impl std::fmt::Display for EgressError {
                 "the proxy {} is not usable: {e}; give http://host:port",
                 redact_userinfo(u)
             ),
-            EgressError::Client(e) => write!(f, "the HTTP client cannot be set up: {e}"),
+            EgressError::Service(u, e) => {
+                let u = redact_userinfo(u);
+                write!(f, "the service URL {u} cannot be used: {e}; check --edge")
+            }
         }
     }
 }
@@ -57,8 +61,7 @@ impl std::error::Error for EgressError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             EgressError::Tls(e) => Some(e),
-            EgressError::Proxy(_, e) | EgressError::Client(e) => Some(e),
-            EgressError::Pem { .. } => None,
+            EgressError::Proxy(..) | EgressError::Service(..) | EgressError::Pem { .. } => None,
         }
     }
 }
@@ -140,24 +143,15 @@ fn tls(egress: &Egress) -> Result<rustls::ClientConfig, EgressError> {
 /// The client for polls and reply posts.
 pub fn client(
     egress: &Egress,
-    headers: reqwest::header::HeaderMap,
+    headers: http::HeaderMap,
     connect_timeout: std::time::Duration,
-) -> Result<reqwest::Client, EgressError> {
-    let builder = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls(egress)?)
-        .connect_timeout(connect_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        // The tunnel decides what is retried (`answer::post_reply`, the poll loop's backoff).
-        // reqwest's own layer retries nothing over HTTP/1 anyway, but it copied every request
-        // in case it would; with no retries allowed it copies none.
-        .retry(reqwest::retry::never().max_retries_per_request(0))
-        .user_agent(concat!("harpoon-tunnel/", env!("CARGO_PKG_VERSION")))
-        .default_headers(headers);
+) -> Result<ServiceClient, EgressError> {
+    let tls = tls(egress)?;
     // Only the proxy given explicitly: never one picked up from HTTP(S)_PROXY by accident.
-    let builder = match &egress.proxy {
-        Some(u) => builder
-            .proxy(reqwest::Proxy::all(u.as_str()).map_err(|e| EgressError::Proxy(u.clone(), e))?),
-        None => builder.no_proxy(),
+    let route = match &egress.proxy {
+        None => service_client::direct(connect_timeout),
+        Some(p) => service_client::through(p, &tls, connect_timeout)
+            .map_err(|why| EgressError::Proxy(p.clone(), why))?,
     };
-    builder.build().map_err(EgressError::Client)
+    Ok(ServiceClient::new(route, tls, headers))
 }

@@ -21,10 +21,12 @@ mod answer;
 mod check;
 mod egress;
 mod in_flight;
+mod service_client;
 mod status;
 pub use check::{CheckOutcome, check};
 pub use egress::{Egress, EgressError, redact_userinfo};
 use serde_json::Value;
+pub use service_client::{ServiceClient, ServiceError, ServiceResponse};
 pub use status::TunnelStatus;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
@@ -142,14 +144,8 @@ impl std::error::Error for TunnelError {
 /// The service's error code from an error body (`{"error": {"code": ...}}`), read up to 64 KiB
 /// and kept only when it is a plain code (`[a-z0-9_]`, at most 64): nothing else of the body
 /// reaches a log.
-async fn error_code(mut resp: reqwest::Response) -> Option<String> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        if body.len() + chunk.len() > 64 * 1024 {
-            break;
-        }
-        body.extend_from_slice(&chunk);
-    }
+async fn error_code(resp: ServiceResponse) -> Option<String> {
+    let body = resp.body(64 * 1024).await.ok()?;
     let v: Value = serde_json::from_slice(&body).ok()?;
     let code = v
         .pointer("/error/code")
@@ -163,8 +159,8 @@ async fn error_code(mut resp: reqwest::Response) -> Option<String> {
 }
 
 /// The refusal a poll answered 400, 401, 403 or 404 stands for.
-async fn refusal(resp: reqwest::Response) -> TunnelError {
-    match resp.status().as_u16() {
+async fn refusal(resp: ServiceResponse) -> TunnelError {
+    match resp.status() {
         s @ (401 | 403) => TunnelError::Refused {
             status: s,
             code: error_code(resp).await,
@@ -230,8 +226,8 @@ fn jitter() -> u64 {
 }
 
 /// `Retry-After` in either form, capped (`poll_protocol::retry_after`).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
     super::poll_protocol::retry_after(value, std::time::SystemTime::now())
 }
 
@@ -262,11 +258,18 @@ fn service_url(options: &TunnelOptions, leaf: &str) -> url::Url {
     url
 }
 
+/// A service URL as the HTTP client takes it.
+fn service_uri(url: &url::Url) -> Result<http::Uri, TunnelError> {
+    url.as_str()
+        .parse()
+        .map_err(|e| TunnelError::Egress(EgressError::Service(url.clone(), format!("{e}"))))
+}
+
 struct Shared {
     service: HarpoonService,
-    client: reqwest::Client,
+    client: ServiceClient,
     /// Where replies go, made once: not parsed again for every reply.
-    response_url: url::Url,
+    response_url: http::Uri,
     options: TunnelOptions,
     status: Arc<TunnelStatus>,
     taken: Mutex<Taken>,
@@ -277,10 +280,14 @@ struct Shared {
 
 /// The client for the service, with every request's fixed headers, the key among them (made
 /// once, marked sensitive so it is never logged).
-fn service_client(options: &TunnelOptions) -> Result<reqwest::Client, TunnelError> {
-    let mut headers = reqwest::header::HeaderMap::new();
+fn service_client(options: &TunnelOptions) -> Result<ServiceClient, TunnelError> {
+    let mut headers = http::HeaderMap::new();
     let fixed = [
         ("accept", "application/json".to_owned()),
+        (
+            "user-agent",
+            concat!("harpoon-tunnel/", env!("CARGO_PKG_VERSION")).to_owned(),
+        ),
         ("x-tunnel-client-name", "harpoon-tunnel".to_owned()),
         (
             "x-tunnel-client-version",
@@ -294,16 +301,15 @@ fn service_client(options: &TunnelOptions) -> Result<reqwest::Client, TunnelErro
         .as_ref()
         .map(|o| ("openai-organization", o.clone()));
     for (name, value) in fixed.into_iter().chain(organization) {
-        if let Ok(v) = reqwest::header::HeaderValue::from_str(&value) {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
             headers.insert(name, v);
         }
     }
     // A key no header can carry is sent without: the service answers 401, and the tunnel
     // stops saying so (`harpoon tunnel` lets only `[0-9A-Za-z_-]` keys through in any case).
-    if let Ok(mut v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", options.token))
-    {
+    if let Ok(mut v) = http::HeaderValue::from_str(&format!("Bearer {}", options.token)) {
         v.set_sensitive(true);
-        headers.insert(reqwest::header::AUTHORIZATION, v);
+        headers.insert(http::header::AUTHORIZATION, v);
     }
     egress::client(&options.egress, headers, EDGE_CONNECT_TIMEOUT).map_err(TunnelError::Egress)
 }
@@ -317,10 +323,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), TunnelError> {
     let client = service_client(&options)?;
+    let response_url = service_uri(&service_url(&options, "response"))?;
     let shared = Arc::new(Shared {
         service,
         client,
-        response_url: service_url(&options, "response"),
+        response_url,
         slots: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
         options,
         status,
@@ -371,13 +378,13 @@ async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result
             (o.poll_timeout.as_millis() as u64).max(MIN_POLL_TIMEOUT_MS)
         };
         poll_url.set_query(Some(&format!("limit={limit}&timeout_ms={wait_ms}")));
+        let uri = service_uri(&poll_url)?;
         let request = shared
             .client
-            .get(poll_url.clone())
-            .timeout(o.poll_timeout + Duration::from_secs(10));
+            .get(uri, o.poll_timeout + Duration::from_secs(10));
         let sent = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            r = request.send() => r,
+            r = request => r,
         };
         // Deadlines are anchored here, when the answer's headers arrive, before the body.
         let received = Instant::now();
@@ -386,7 +393,7 @@ async fn poll_loop(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result
                 tracing::warn!(error = %e, "poll failed; backing off");
                 Some(backoff.next())
             }
-            Ok(resp) => match resp.status().as_u16() {
+            Ok(resp) => match resp.status() {
                 200 => match read_poll(resp).await {
                     Ok(commands) => {
                         backoff.reset();
@@ -455,21 +462,12 @@ fn mark_ok(shared: &Shared) {
 
 /// Reads a poll answer without ever holding more than the cap, and each of its commands.
 async fn read_poll(
-    mut resp: reqwest::Response,
+    resp: ServiceResponse,
 ) -> Result<Vec<Result<PolledCommand, CommandError>>, String> {
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_POLL_BODY_BYTES as u64)
-    {
-        return Err("the poll answer is larger than the cap".into());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > MAX_POLL_BODY_BYTES {
-            return Err("the poll answer is larger than the cap".into());
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = resp
+        .body(MAX_POLL_BODY_BYTES)
+        .await
+        .map_err(|e| e.to_string())?;
     let parsed: PollAnswer = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
     Ok(parsed.commands.into_iter().map(parse_command).collect())
 }
