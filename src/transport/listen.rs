@@ -3,6 +3,7 @@
 //! request's headers, and a cap on open connections. `axum::serve` has neither bound: 40
 //! connections that send half a request line stayed open for good.
 
+use super::self_wake::PollAgainOnSelfWake;
 use axum::extract::ConnectInfo;
 use axum::{Extension, Router};
 use hyper::server::conn::http1;
@@ -89,7 +90,9 @@ pub async fn serve(
         // The peer's address, as axum's `ConnectInfo` (the admin page answers loopback peers).
         let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(app.clone()));
         let conn = builder.serve_connection(TokioIo::new(tcp), service);
-        let conn = graceful.watch(conn);
+        // hyper wakes the connection's task during its own poll on every request with a body;
+        // answered in place, that wake costs no second thread (`self_wake` says why).
+        let conn = PollAgainOnSelfWake::new(graceful.watch(conn));
         tokio::spawn(async move {
             let _ = conn.await;
             drop(slot);

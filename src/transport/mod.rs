@@ -11,6 +11,7 @@ pub mod mcp_endpoint;
 pub mod mcp_gate;
 pub mod oauth;
 pub mod poll_protocol;
+pub mod self_wake;
 pub mod sessions;
 pub mod stdio;
 pub mod tunnel;
