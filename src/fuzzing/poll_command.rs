@@ -76,6 +76,7 @@ fn error_name(e: &CommandError) -> String {
         CommandError::UnknownType(_) => "unknown_type".into(),
         CommandError::BadChannel(_) => "bad_channel".into(),
         CommandError::BadJsonrpc => "bad_jsonrpc".into(),
+        CommandError::BadShardToken => "bad_shard_token".into(),
         CommandError::Unreadable(_) => "unreadable".into(),
     }
 }
@@ -239,7 +240,7 @@ fn jsonrpc(inp: &mut Input) -> String {
 #[rustfmt::skip] // A word list reads best as a paragraph.
 const MEMBER_WORDS: &[(&str, bool, &[&str])] = &[
     ("request_id", false, &["req_1", "", "r"]),
-    ("shard_token", false, &["shard", "", "s"]),
+    ("shard_token", false, &["shard", "", "s", "a\tb", "s\u{1}", "\u{7f}", "s\r\nx: 1", "ünï"]),
     ("command_type", false, &["jsonrpc", "session_termination", "oauth_discovery", "JSONRPC", "x", ""]),
     ("channel", true, &[" MAIN ", "main", "", "harpoon", "a b", "Ünï", "a_b-1", LONG_CHANNEL]),
     ("response_timeout", true, &["30s", "1500ms", "2m", "500us", "10ns", "1h", "30", "s", "1e3s",

@@ -121,6 +121,9 @@ pub enum CommandError {
     BadChannel(String),
     /// A `jsonrpc` command without a JSON-RPC object.
     BadJsonrpc,
+    /// A `shard_token` no HTTP header can carry (a control character): no answer to the
+    /// command could be posted, so it is not run.
+    BadShardToken,
     /// A field is given twice (which one counts would be a guess) or the text is not JSON.
     Unreadable(String),
 }
@@ -133,6 +136,9 @@ impl std::fmt::Display for CommandError {
             CommandError::UnknownType(t) => write!(f, "unknown command_type '{t}'"),
             CommandError::BadChannel(c) => write!(f, "channel '{c}' is not ^[a-z0-9_-]{{1,64}}$"),
             CommandError::BadJsonrpc => f.write_str("a jsonrpc command without a JSON-RPC object"),
+            CommandError::BadShardToken => f.write_str(
+                "the shard_token has a control character, so no answer could be posted with it",
+            ),
             CommandError::Unreadable(why) => write!(f, "the command cannot be read: {why}"),
         }
     }
@@ -183,6 +189,9 @@ pub fn parse_command(raw: &RawValue) -> Result<PolledCommand, CommandError> {
     };
     let request_id = text(m.request_id, "request_id")?;
     let shard_token = text(m.shard_token, "shard_token")?;
+    if http::HeaderValue::from_str(&shard_token).is_err() {
+        return Err(CommandError::BadShardToken);
+    }
     let kind = match string(m.command_type) {
         Some(t) => match t.as_str() {
             "jsonrpc" => CommandType::Jsonrpc,
@@ -460,6 +469,10 @@ mod tests {
             (
                 json!({"request_id": "r", "shard_token": "s", "command_type": "jsonrpc", "channel": "a b", "jsonrpc": {}}),
                 CommandError::BadChannel("a b".into()),
+            ),
+            (
+                json!({"request_id": "r", "shard_token": "s\r\nx: 1", "command_type": "jsonrpc", "jsonrpc": {}}),
+                CommandError::BadShardToken,
             ),
         ] {
             assert_eq!(parse_command(&raw(&bad)), Err(why), "{bad}");

@@ -81,6 +81,13 @@ pub fn command(v: &Value) -> Result<RefCommand, String> {
     };
     let request_id = text("request_id")?;
     let shard_token = text("shard_token")?;
+    // Posted back as a header value: a control character but the tab cannot be sent.
+    if shard_token
+        .chars()
+        .any(|c| c.is_ascii_control() && c != '\t')
+    {
+        return Err("bad_shard_token".into());
+    }
     let kind = match m.get("command_type").and_then(Value::as_str) {
         Some("jsonrpc") => "jsonrpc",
         Some("session_termination") => "session_termination",

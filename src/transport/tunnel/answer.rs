@@ -9,7 +9,7 @@ use crate::transport::poll_protocol::{
     CommandType, JsonrpcHead, MAIN_CHANNEL, MAX_REPLY_BODY_BYTES, PolledCommand, Reply, RespType,
     SHARD_TOKEN_HEADER, raw_json,
 };
-use http::HeaderName;
+use http::{HeaderName, HeaderValue};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -281,11 +281,19 @@ pub(super) async fn send_reply(
     reply: &Reply,
     timeout: Duration,
 ) -> Result<(u16, Option<Duration>), ServiceError> {
-    let shard = (SHARD_TOKEN, command.shard_token.as_str());
+    // `parse_command` refuses a shard token no header can carry, so this holds for every
+    // command polled; a post that could not name its shard would be refused however often sent.
+    let shard = HeaderValue::from_str(&command.shard_token).map_err(|_| {
+        ServiceError::Unsendable(format!(
+            "the {SHARD_TOKEN} header cannot carry the shard token"
+        ))
+    })?;
+    // The trace id is a courtesy: one no header can carry is left out, not the answer.
     let trace = command
         .header("x-request-id")
+        .and_then(|t| HeaderValue::from_str(t).ok())
         .map(|t| (CLIENT_REQUEST_ID, t));
-    let headers: Vec<_> = std::iter::once(shard).chain(trace).collect();
+    let headers: Vec<_> = std::iter::once((SHARD_TOKEN, shard)).chain(trace).collect();
     let body = serde_json::to_vec(reply).unwrap_or_default();
     let response = client
         .post_json(url.clone(), &headers, body, timeout)
@@ -341,6 +349,10 @@ async fn post_reply(
                 );
                 (false, Duration::ZERO)
             }
+            Err(e @ ServiceError::Unsendable(_)) => {
+                tracing::error!(error = %e, request_id = %command.request_id, "a reply cannot be posted");
+                (false, Duration::ZERO)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, request_id = %command.request_id, "reply post failed; retrying");
                 (true, backoff.next())
@@ -352,5 +364,107 @@ async fn post_reply(
         }
         shared.status.reply_retries.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::egress::{Egress, client};
+    use super::*;
+    use crate::transport::poll_protocol::CommandType;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn command(shard_token: &str, trace: &str) -> PolledCommand {
+        PolledCommand {
+            request_id: "r1".into(),
+            shard_token: shard_token.into(),
+            kind: CommandType::Jsonrpc,
+            channel: "main".into(),
+            response_timeout: None,
+            headers: BTreeMap::from([("X-Request-Id".into(), vec![trace.into()])]),
+            jsonrpc: None,
+        }
+    }
+
+    fn reply() -> Reply {
+        Reply {
+            request_id: "r1".into(),
+            channel: None,
+            resp_json: None,
+            resp_headers: None,
+            resp_code: 202,
+            resp_type: RespType::NotifyAck,
+        }
+    }
+
+    /// Accepts one connection within a second and answers its request 200, returning the
+    /// request's head; `None` when nothing connected.
+    async fn one_request(listener: TcpListener) -> Option<String> {
+        let accepted = tokio::time::timeout(Duration::from_secs(1), listener.accept()).await;
+        let (mut tcp, _) = accepted.ok()?.ok()?;
+        let mut read = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !read.windows(4).any(|w| w == b"\r\n\r\n") && read.len() < 64 * 1024 {
+            let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+                .await
+                .ok()?
+                .ok()?;
+            if n == 0 {
+                break;
+            }
+            read.extend_from_slice(&buf[..n]);
+        }
+        let _ = tcp
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        let text = String::from_utf8_lossy(&read).into_owned();
+        Some(text.split("\r\n\r\n").next().unwrap_or_default().to_owned())
+    }
+
+    async fn post(
+        command: &PolledCommand,
+    ) -> (
+        Result<(u16, Option<Duration>), ServiceError>,
+        Option<String>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url: http::Uri = format!(
+            "http://{}/v1/tunnels/t/response",
+            listener.local_addr().expect("addr")
+        )
+        .parse()
+        .expect("URI");
+        let server = tokio::spawn(one_request(listener));
+        let client = client(
+            &Egress::default(),
+            http::HeaderMap::new(),
+            Duration::from_secs(2),
+        )
+        .expect("client");
+        let sent = send_reply(&client, &url, command, &reply(), Duration::from_secs(5)).await;
+        (sent, server.await.expect("server"))
+    }
+
+    #[tokio::test]
+    async fn a_trace_id_no_header_can_carry_is_left_out_and_the_answer_still_posted() {
+        let (sent, head) = post(&command("s1", "t\u{1}1")).await;
+        assert!(matches!(sent, Ok((200, None))), "{sent:?}");
+        let head = head
+            .expect("the post reached the service")
+            .to_ascii_lowercase();
+        assert!(head.contains("\r\nx-tunnel-shard-token: s1"), "{head}");
+        assert!(!head.contains("x-client-request-id"), "{head}");
+        // A trace id a header can carry is passed back.
+        let (_, head) = post(&command("s1", "trace-7")).await;
+        let head = head.expect("posted").to_ascii_lowercase();
+        assert!(head.contains("\r\nx-client-request-id: trace-7"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn a_shard_token_no_header_can_carry_is_unsendable_and_nothing_leaves() {
+        let (sent, head) = post(&command("s\r\nx-injected: 1", "t")).await;
+        assert!(matches!(sent, Err(ServiceError::Unsendable(_))), "{sent:?}");
+        assert_eq!(head, None, "nothing may reach the service");
     }
 }

@@ -149,6 +149,9 @@ pub enum ServiceError {
     Transport(String),
     /// The answer's body is larger than the reader's bound.
     TooLarge,
+    /// The request cannot be written at all (a value no header can carry): sending it again
+    /// cannot help.
+    Unsendable(String),
 }
 
 impl std::fmt::Display for ServiceError {
@@ -157,6 +160,7 @@ impl std::fmt::Display for ServiceError {
             ServiceError::Timeout => f.write_str("the service did not answer in time"),
             ServiceError::Transport(why) => f.write_str(why),
             ServiceError::TooLarge => f.write_str("the answer is larger than the cap"),
+            ServiceError::Unsendable(why) => write!(f, "the request cannot be sent: {why}"),
         }
     }
 }
@@ -241,12 +245,11 @@ impl ServiceClient {
             .await
     }
 
-    /// `POST uri` with a JSON body and `extra` headers (a value no header can carry is an
-    /// error: nothing is sent).
+    /// `POST uri` with a JSON body and `extra` headers.
     pub async fn post_json(
         &self,
         uri: Uri,
-        extra: &[(HeaderName, &str)],
+        extra: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
         timeout: Duration,
     ) -> Result<ServiceResponse, ServiceError> {
@@ -255,12 +258,7 @@ impl ServiceClient {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         ));
-        for (name, value) in extra {
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                ServiceError::Transport(format!("the {name} header cannot carry its value"))
-            })?;
-            headers.push((name.clone(), value));
-        }
+        headers.extend_from_slice(extra);
         self.send(Method::POST, uri, &headers, Bytes::from(body), timeout)
             .await
     }
